@@ -1,0 +1,71 @@
+"""Composition root: settings in, services out. Nothing else builds engines, indexes or models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from bot.db import make_engine, migrate
+from bot.intake import DedupPolicy, Intake
+from bot.settings import Settings
+from retrieval.dedup import Thresholds
+from retrieval.embedder import DIM, CachedEmbedder, Embedder
+from retrieval.index import VectorIndex, open_index
+
+SIGNALS_COLLECTION = "signals"
+
+
+def dedup_policy(settings: Settings) -> DedupPolicy:
+    return DedupPolicy(
+        machine=Thresholds(settings.dedup_machine_threshold, settings.dedup_machine_candidate),
+        human=Thresholds(settings.dedup_human_threshold, settings.dedup_human_candidate),
+    )
+
+
+@dataclass
+class Services:
+    """Everything a command or the server needs, built lazily so `incidents list` never loads a model."""
+
+    settings: Settings
+    embedder_override: Embedder | None = None
+    _opened: list[VectorIndex] = field(default_factory=list)
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.settings.resolved_database_url)
+        migrate(engine)
+        return engine
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self.embedder_override or CachedEmbedder(self.settings.embedder)
+
+    def open_collection(self, name: str) -> VectorIndex:
+        s = self.settings
+        key = s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None
+        index = open_index(name, DIM, home=s.home, url=s.qdrant_url, api_key=key)
+        self._opened.append(index)
+        return index
+
+    @cached_property
+    def signal_index(self) -> VectorIndex:
+        return self.open_collection(SIGNALS_COLLECTION)
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(self.engine, self.signal_index, self.embedder, dedup_policy(self.settings))
+
+    def close(self) -> None:
+        for index in self._opened:
+            index.close()
+        self._opened.clear()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+    """Services for `settings`; tests pass a deterministic embedder instead of the model."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return Services(settings, embedder)

@@ -1,0 +1,300 @@
+"""The one intake path: signals in, incidents out (exact fingerprint first, then vector similarity).
+
+Every entry point (CLI, webhooks, Slack) hands `Intake.process` a batch of signals. The batch is
+decided in order, stored in one transaction, and only then written to the vector index, so the
+database stays the source of truth and a crash never leaves an acknowledged signal unstored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot import incidents as repo
+from bot.models import Incident, SignalRecord
+from retrieval.cues import cue_adjustment, extract_cues
+from retrieval.dedup import Candidate, Decision, Thresholds, classify, raised_severity
+from retrieval.embedder import Embedder
+from retrieval.fingerprint import Kind, digest, label_identity, masked_text, signal_kind, text_fingerprint
+from retrieval.index import IndexPoint, VectorIndex, point_id
+from retrieval.masking import clean_chat
+from retrieval.signal import Signal
+
+SEARCH_LIMIT = 8
+_SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
+               "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
+               "none": "info"}
+
+
+class RunbookMatcher(Protocol):
+    def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
+                     annotations: dict[str, str]) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DedupPolicy:
+    machine: Thresholds
+    human: Thresholds
+
+    def for_pair(self, a: Kind, b: Kind) -> Thresholds:
+        return self.human if "report" in (a, b) else self.machine
+
+
+@dataclass(frozen=True)
+class Prepared:
+    signal: Signal
+    kind: Kind
+    masked: str
+    fingerprint: str
+    identity: str | None
+    cues: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: Any
+    decision: str
+    incident_id: int | None = None
+    similarity: float | None = None
+    runbook: str | None = None
+    candidate: int | None = None
+    error: str | None = None
+    truncated: bool = False
+    replayed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        similarity = None if self.similarity is None else round(float(self.similarity), 4)
+        out: dict[str, Any] = {"id": self.id, "incident_id": self.incident_id, "decision": self.decision,
+                               "similarity": similarity, "runbook": self.runbook}
+        for key in ("candidate", "error"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.truncated:
+            out["truncated"] = True
+        if self.replayed:
+            out["replayed"] = True
+        return out
+
+
+def prepare(signal: Signal) -> Prepared:
+    kind = signal_kind(signal.text, signal.labels, signal.source)
+    masked = masked_text(signal.text, kind)
+    identity = label_identity(signal.labels)
+    fingerprint = signal.fingerprint_hint or identity or text_fingerprint(masked, kind)
+    cues = extract_cues(clean_chat(signal.text)) if kind == "report" else {}
+    return Prepared(signal, kind, masked, fingerprint, identity, cues)
+
+
+def _severity(signal: Signal) -> str:
+    raw = (signal.severity or signal.labels.get("severity") or "warning").lower()
+    return _SEVERITIES.get(raw, "warning")
+
+
+def _title(signal: Signal) -> str:
+    if signal.title:
+        return signal.title[:300]
+    first = next((line.strip() for line in clean_chat(signal.text).splitlines() if line.strip()), signal.text)
+    return first if len(first) <= 120 else first[:117].rstrip() + "..."
+
+
+def _service(signal: Signal) -> str | None:
+    return signal.service or signal.labels.get("service") or signal.labels.get("job") or None
+
+
+class Intake:
+    """Decides and stores batches of signals for every tenant."""
+
+    def __init__(self, engine: Engine, index: VectorIndex, embedder: Embedder, policy: DedupPolicy,
+                 runbooks: RunbookMatcher | None = None) -> None:
+        self.engine = engine
+        self.index = index
+        self.embedder = embedder
+        self.policy = policy
+        self.runbooks = runbooks
+        self._tenants: set[str] = set()
+
+    def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
+        """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
+        prepared = [prepare(s) for s in items]
+        idem = [self._idempotency_key(p.signal) for p in prepared]
+        with Session(self.engine, expire_on_commit=False) as session:
+            repo.ensure_tenants(session, (p.signal.tenant for p in prepared), self._tenants)
+            stored = self._already_stored(session, prepared, idem)
+            vectors = self._vectors(session, prepared, stored)
+            local: list[IndexPoint] = []
+            results: list[IngestResult] = []
+            for i, item in enumerate(prepared):
+                if idem[i] is not None and idem[i] in stored:
+                    results.append(self._replay(ids[i], stored[idem[i]]))
+                    continue
+                result, point = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
+                if point is not None:
+                    local.append(point)
+                results.append(result)
+                if idem[i] is not None:
+                    stored[idem[i]] = None  # a repeat later in this batch is a replay, not a new signal
+            session.commit()
+        self.index.upsert(local)
+        self.index.flush()
+        return results
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _idempotency_key(signal: Signal) -> str | None:
+        if signal.external_id is None:
+            return None
+        return digest("signal", signal.source or "", signal.external_id, signal.text)
+
+    def _already_stored(self, session: Session, prepared: list[Prepared],
+                        idem: list[str | None]) -> dict[str, SignalRecord | None]:
+        found: dict[str, SignalRecord | None] = {}
+        by_tenant: dict[str, list[str]] = {}
+        for p, key in zip(prepared, idem, strict=True):
+            if key is not None:
+                by_tenant.setdefault(p.signal.tenant, []).append(key)
+        for tenant, keys in by_tenant.items():
+            found.update(repo.signal_by_idempotency(session, tenant, keys))
+        return found
+
+    def _vectors(self, session: Session, prepared: list[Prepared],
+                 stored: dict[str, SignalRecord | None]) -> dict[int, np.ndarray]:
+        """Embed, in one batch, the signals that no open incident's exact key already covers."""
+        need: list[int] = []
+        seen_keys: set[tuple[str, str]] = set()
+        for i, p in enumerate(prepared):
+            key = (p.signal.tenant, p.fingerprint)
+            if key in seen_keys or repo.open_by_key(session, *key) is not None:
+                seen_keys.add(key)
+                continue
+            seen_keys.add(key)
+            need.append(i)
+        if not need:
+            return {}
+        rows = self.embedder.embed([prepared[i].masked for i in need])
+        return dict(zip(need, rows, strict=True))
+
+    def _replay(self, given_id: Any, record: SignalRecord | None) -> IngestResult:
+        if record is None:
+            return IngestResult(given_id, "rejected", error="repeated id: this signal appears twice in the input")
+        return IngestResult(given_id, record.decision, record.incident_id, record.similarity,
+                            candidate=record.candidate_id, replayed=True)
+
+    def _candidates(self, session: Session, item: Prepared, vector: np.ndarray,
+                    local: list[IndexPoint]) -> tuple[list[Candidate], Thresholds]:
+        hits = [(h.score, h.payload) for h in self.index.search(vector, SEARCH_LIMIT, {"tenant": item.signal.tenant})]
+        # Points decided earlier in this batch are not in the index until the batch commits.
+        mine = [p for p in local if p.payload["tenant"] == item.signal.tenant]
+        if mine:
+            scores = np.stack([p.vector for p in mine]) @ vector
+            for k in np.argsort(-scores)[:SEARCH_LIMIT]:
+                hits.append((float(scores[k]), mine[k].payload))
+        best: dict[int, tuple[float, float, dict[str, Any]]] = {}
+        for score, payload in hits:
+            incident_id = int(payload["incident_id"])
+            kind = payload.get("kind", "log")
+            thresholds_kind = "report" if "report" in (kind, item.kind) else "machine"
+            adjusted = score + (cue_adjustment(item.cues, payload.get("cues") or {}) if thresholds_kind == "report" else 0.0)
+            if incident_id not in best or adjusted > best[incident_id][1]:
+                best[incident_id] = (score, adjusted, payload)
+        live = repo.live_incidents(session, item.signal.tenant, list(best))
+        candidates: dict[int, Candidate] = {}
+        for origin, (similarity, adjusted, payload) in best.items():
+            incident = live.get(origin)
+            if incident is None or incident.id is None:
+                continue
+            other_identity = payload.get("identity") or None
+            conflict = bool(item.identity and other_identity and item.identity != other_identity)
+            previous = candidates.get(incident.id)
+            if previous is None or adjusted > previous.score:
+                candidates[incident.id] = Candidate(incident.id, incident.status, similarity, adjusted, conflict)
+        kinds = {str(p.get("kind")) for _, p in hits}
+        thresholds = self.policy.human if item.kind == "report" or "report" in kinds else self.policy.machine
+        return list(candidates.values()), thresholds
+
+    def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
+                    given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None]:
+        signal = item.signal
+        now = repo.utcnow()
+        seen = signal.time or now
+        tenant = signal.tenant
+        incident = repo.open_by_key(session, tenant, item.fingerprint)
+        decision: Decision
+        if incident is not None:
+            decision = Decision("duplicate", incident.id, 1.0)
+        else:
+            previous = repo.last_resolved_by_fingerprint(session, tenant, item.fingerprint)
+            if previous is not None:
+                decision = Decision("regression", previous.id, 1.0)
+            else:
+                if vector is None:
+                    vector = self.embedder.embed([item.masked])[0]
+                candidates, thresholds = self._candidates(session, item, vector, local)
+                decision = classify(candidates, thresholds)
+
+        if decision.decision == "duplicate" and decision.incident_id is not None:
+            incident = repo.get_incident(session, decision.incident_id)
+            repo.bump(session, incident, seen)
+            if signal.status == "resolved":
+                repo.resolve(session, incident, seen)
+        else:
+            incident = self._open(session, item, seen, decision)
+        self._store_signal(session, item, incident, decision, idem, now, seen)
+        point = None
+        if vector is not None and incident.id is not None:
+            payload: dict[str, Any] = {"tenant": tenant, "incident_id": incident.id, "kind": item.kind,
+                                       "identity": item.identity or ""}
+            if item.cues:
+                payload["cues"] = item.cues
+            point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
+        result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
+                              decision.candidate, truncated=signal.truncated)
+        return result, point
+
+    def _open(self, session: Session, item: Prepared, seen: Any, decision: Decision) -> Incident:
+        signal = item.signal
+        regression_of = decision.incident_id if decision.decision == "regression" else None
+        severity = _severity(signal)
+        if regression_of is not None:
+            severity = raised_severity(repo.get_incident(session, regression_of).severity)
+        runbook = None
+        if self.runbooks is not None:
+            runbook = self.runbooks.best_runbook(signal.text, signal.title, signal.labels, signal.annotations)
+        resolved = signal.status == "resolved"
+        incident = Incident(
+            tenant=signal.tenant, title=_title(signal), text=signal.text, service=_service(signal),
+            severity=severity, status="resolved" if resolved else "open", kind=item.kind, source=signal.source,
+            fingerprint=item.fingerprint, open_key=None if resolved else item.fingerprint,
+            first_seen=seen, last_seen=seen, resolved_at=seen if resolved else None, runbook=runbook,
+            regression_of=regression_of,
+        )
+        stored = repo.insert_incident(session, incident)
+        if stored is not None:
+            return stored
+        # Another writer opened the same exact key between our read and our insert: fold into it.
+        existing = repo.open_by_key(session, signal.tenant, item.fingerprint)
+        if existing is None:
+            raise RuntimeError("incident insert conflicted but no open incident holds the key")
+        repo.bump(session, existing, seen)
+        return existing
+
+    @staticmethod
+    def _store_signal(session: Session, item: Prepared, incident: Incident, decision: Decision, idem: str | None,
+                      now: Any, seen: Any) -> None:
+        signal = item.signal
+        raw = {"text": signal.text, "title": signal.title, "service": signal.service, "labels": signal.labels,
+               "annotations": signal.annotations, "severity": signal.severity, **signal.extra}
+        repo.add_signal(session, SignalRecord(
+            tenant=signal.tenant, external_id=signal.external_id, idempotency_key=idem, source=signal.source,
+            kind=item.kind, status=signal.status, raw=json.dumps(raw, ensure_ascii=False, default=str),
+            masked_hash=digest(item.masked), received_at=now, event_time=seen, incident_id=incident.id,
+            decision=decision.decision, similarity=decision.similarity, candidate_id=decision.candidate,
+            truncated=signal.truncated,
+        ))

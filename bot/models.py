@@ -1,0 +1,75 @@
+"""Database tables (SQLModel): tenants, incidents and every signal received, stored raw.
+
+The schema is created and changed only by the Alembic migrations in bot/migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # One open incident per exact fingerprint and tenant; cleared on resolve, so a repeat
+        # after resolution opens a new (regression) incident instead of colliding.
+        UniqueConstraint("tenant", "open_key", name="uq_incidents_open_key"),
+        Index("ix_incidents_tenant_status", "tenant", "status"),
+        Index("ix_incidents_tenant_fingerprint", "tenant", "fingerprint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id")
+    title: str = Field(max_length=300)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    service: str | None = Field(default=None, max_length=200)
+    severity: str = Field(default="warning", max_length=20)
+    status: str = Field(default="open", max_length=20)
+    kind: str = Field(default="report", max_length=20)
+    source: str | None = Field(default=None, max_length=100)
+    fingerprint: str = Field(max_length=64)
+    open_key: str | None = Field(default=None, max_length=64)
+    occurrence_count: int = 1
+    first_seen: datetime
+    last_seen: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    runbook: str | None = Field(default=None, max_length=300)
+    regression_of: int | None = Field(default=None, foreign_key="incidents.id")
+    merged_into: int | None = Field(default=None, foreign_key="incidents.id")
+
+
+class SignalRecord(SQLModel, table=True):
+    __tablename__ = "signals"
+    __table_args__ = (
+        # A retried delivery of the same signal (same source, id and text) is stored once.
+        UniqueConstraint("tenant", "idempotency_key", name="uq_signals_idempotency"),
+        Index("ix_signals_incident", "incident_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id")
+    external_id: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=100)
+    kind: str = Field(max_length=20)
+    status: str = Field(default="firing", max_length=20)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    masked_hash: str = Field(max_length=64)
+    received_at: datetime
+    event_time: datetime
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id")
+    decision: str = Field(max_length=20)
+    similarity: float | None = None
+    candidate_id: int | None = Field(default=None, foreign_key="incidents.id")
+    truncated: bool = False

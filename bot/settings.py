@@ -1,0 +1,66 @@
+"""The one place that reads the environment: a frozen settings object built once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Ballast's configuration (CONTRACT.md's env table); `--data-dir` overrides `BALLAST_HOME`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    home: Path = Field(default=Path(".ballast"), alias="BALLAST_HOME")
+    database_url: str | None = Field(default=None, alias="BALLAST_DATABASE_URL")
+    qdrant_url: str | None = Field(default=None, alias="BALLAST_QDRANT_URL")
+    qdrant_api_key: SecretStr | None = Field(default=None, alias="BALLAST_QDRANT_API_KEY")
+    llm_model: str | None = Field(default=None, alias="BALLAST_LLM_MODEL")
+    llm_api_base: str | None = Field(default=None, alias="BALLAST_LLM_API_BASE")
+    llm_api_key: SecretStr | None = Field(default=None, alias="BALLAST_LLM_API_KEY")
+    prometheus_url: str | None = Field(default=None, alias="BALLAST_PROMETHEUS_URL")
+    config_file: Path | None = Field(default=None, alias="BALLAST_CONFIG")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    api_keys: SecretStr | None = Field(default=None, alias="BALLAST_API_KEYS")
+
+    # Embedding backend: "onnx" (int8 export of all-MiniLM-L6-v2 on onnxruntime, the default)
+    # or "sentence-transformers" (the PyTorch model). bench/embedder.py measures both.
+    embedder: str = Field(default="onnx", alias="BALLAST_EMBEDDER")
+    # Dedup thresholds per kind of source, on the combined similarity of retrieval/dedup.py.
+    # Defaults were picked by measurement on the development set (bench/calibrate.py).
+    dedup_machine_threshold: float = Field(default=0.90, alias="BALLAST_DEDUP_MACHINE_THRESHOLD")
+    dedup_machine_candidate: float = Field(default=0.80, alias="BALLAST_DEDUP_MACHINE_CANDIDATE")
+    dedup_human_threshold: float = Field(default=0.72, alias="BALLAST_DEDUP_HUMAN_THRESHOLD")
+    dedup_human_candidate: float = Field(default=0.55, alias="BALLAST_DEDUP_HUMAN_CANDIDATE")
+    # Longest text kept per signal, in characters; longer text is cut and the output says so.
+    max_text_chars: int = Field(default=16_000, alias="BALLAST_MAX_TEXT_CHARS")
+    ingest_batch: int = Field(default=256, alias="BALLAST_INGEST_BATCH")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'ballast.db'}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.home / "qdrant"
+
+    @property
+    def resolved_config_file(self) -> Path | None:
+        if self.config_file is not None:
+            return self.config_file
+        default = Path("ballast.yaml")
+        return default if default.exists() else None
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Build settings from the environment and `.env`; an explicit data dir wins over BALLAST_HOME."""
+    if data_dir is not None:
+        return Settings(BALLAST_HOME=data_dir)
+    return Settings()

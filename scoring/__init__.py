@@ -1,0 +1,1 @@
+"""Pure numbers over values passed in: SLOs, error budgets, burn rates, risk and scorecards."""
