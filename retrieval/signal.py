@@ -74,9 +74,10 @@ def signal_from_mapping(obj: Any, *, max_text_chars: int, default_tenant: str = 
     if not isinstance(obj, dict):
         raise InvalidSignal("a line must be a JSON object")
     text = obj.get("text")
+    if isinstance(text, str):
+        text = text.replace("\x00", "")  # before the emptiness check: NULs alone are no text
     if not isinstance(text, str) or not text.strip():
         raise InvalidSignal("missing 'text': every line needs a non-empty \"text\" string")
-    text = text.replace("\x00", "")
     truncated = len(text) > max_text_chars
     if truncated:
         text = text[:max_text_chars]
