@@ -16,16 +16,22 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 def incident_table(rows: list[dict[str, Any]], title: str = "Incidents") -> None:
     table = Table(title=title, show_lines=False)
-    for column in ("id", "status", "severity", "count", "title", "runbook", "last seen"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", justify="right")
+    table.add_column("status", no_wrap=True)
+    table.add_column("sev", no_wrap=True)
+    table.add_column("×", justify="right")
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=44)
+    table.add_column("runbook", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("seen", no_wrap=True)
     for row in rows:
         status = row["status"]
         if row.get("regression_of"):
-            status += f" (regression of {row['regression_of']})"
+            status += f" ↺{row['regression_of']}"
+        last_seen = (row["last_seen"] or "-")[11:16] or "-"
         table.add_row(
             str(row["id"]), f"[{_STATUS_STYLE.get(row['status'], '')}]{status}",
             f"[{_SEVERITY_STYLE.get(row['severity'], '')}]{row['severity']}", str(row["occurrence_count"]),
-            row["title"], row.get("runbook") or "-", row["last_seen"] or "-",
+            row["title"], row.get("runbook") or "-", last_seen,
         )
     console.print(table if rows else "[dim]no incidents[/dim]")
 
