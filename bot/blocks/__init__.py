@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from frozen values to slack_sdk block lists, inside Slack's limits."""

@@ -1,0 +1,1 @@
+"""Slack app tests: Block Kit builders, and signed requests through the real Bolt app to a fake Web API."""
