@@ -23,6 +23,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _sqlite_begin_before_savepoint(conn, _name) -> None:  # type: ignore[no-untyped-def]
+    # The sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE, not before
+    # SAVEPOINT. A SAVEPOINT outside a transaction starts one of its own, and its RELEASE then
+    # COMMITS: a batch whose first write is a nested insert (a new tenant or incident) would be
+    # committed piecemeal. Open the outer transaction first so RELEASE only ends the savepoint.
+    # Deferred BEGIN: the write lock is taken by the first write, after the busy timeout.
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets its folder created and WAL mode."""
     if url.startswith("sqlite"):
@@ -31,6 +42,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
