@@ -73,3 +73,27 @@ class SignalRecord(SQLModel, table=True):
     similarity: float | None = None
     candidate_id: int | None = Field(default=None, foreign_key="incidents.id")
     truncated: bool = False
+
+
+class SlackMessage(SQLModel, table=True):
+    """A message Ballast posted to Slack, once per `key` (an incident's card, a reply to one event).
+
+    The unique key is claimed before posting, so a retried delivery never posts twice; the card
+    row also carries the channel and ts that thread replies and in-place updates need.
+    """
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_slack_messages_key"),
+        Index("ix_slack_messages_incident", "incident_id", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255)
+    kind: str = Field(max_length=20)
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id")
+    channel: str = Field(max_length=64)
+    ts: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime
+    snoozed_until: datetime | None = None

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     api_keys: SecretStr | None = Field(default=None, alias="BALLAST_API_KEYS")
+    # Slack: channel ids whose top-level messages become signals (comma-separated), the tenant
+    # of each workspace ("T0123=acme,T0456=beta"; others get "default"), and the listener threads.
+    slack_intake_channels: str = Field(default="", alias="BALLAST_SLACK_INTAKE_CHANNELS")
+    slack_tenants: str = Field(default="", alias="BALLAST_SLACK_TENANTS")
+    slack_workers: int = Field(default=64, ge=4, le=512, alias="BALLAST_SLACK_WORKERS")
 
     # Embedding backend: "onnx" (int8 export of all-MiniLM-L6-v2 on onnxruntime, the default)
     # or "sentence-transformers" (the PyTorch model). bench/embedder.py measures both.
