@@ -1,0 +1,151 @@
+"""Two writers ingesting the same new signal at once make one incident (unique key + re-read).
+
+The barriers force the interleaving instead of hoping for it: both threads check for an open
+incident, find none, and only then try to insert, so one insert must lose on the unique
+constraint of (tenant, open_key) and fold its signal into the winner's incident.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot import incidents as repo
+from bot.app import Services, dedup_policy
+from bot.intake import Intake, IngestResult
+from bot.models import Incident, SignalRecord
+from retrieval.index import Hit, VectorIndex
+from retrieval.signal import Signal
+from tests.fakes.embedder import HashEmbedder
+
+TEXT = "billing cron failed to acquire lock on ledger table"
+HANG_GUARD = 60  # seconds; only reached when the code no longer takes the raced path
+
+
+class GatedIndex:
+    """The real index, except that `search` returns only once every racer has searched.
+
+    So every racer has checked the database and the index before any of them inserts.
+    """
+
+    def __init__(self, inner: VectorIndex, barrier: threading.Barrier) -> None:
+        self.inner = inner
+        self.barrier = barrier
+
+    def search(self, vector: np.ndarray, limit: int, where: Any = None) -> list[Hit]:
+        hits = self.inner.search(vector, limit, where)
+        self.barrier.wait()
+        return hits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _race(svc: Services, n: int, signals: Callable[[int], Sequence[Signal]]) -> list[list[IngestResult]]:
+    barrier = threading.Barrier(n, timeout=HANG_GUARD)
+    index = GatedIndex(svc.signal_index, barrier)
+    intakes = [Intake(svc.engine, index, svc.embedder, dedup_policy(svc.settings)) for _ in range(n)]  # type: ignore[arg-type]
+    results: list[list[IngestResult] | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            batch = signals(k)
+            results[k] = intakes[k].process(batch, [f"t{k}-{i}" for i in range(len(batch))])
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the test thread)
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_GUARD * 2)
+    assert not any(t.is_alive() for t in threads), "a racing thread never finished"
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
+
+
+@pytest.fixture
+def conflicts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts inserts that lost on the unique key (the path under test)."""
+    lost: list[int] = []
+    real = repo.insert_incident
+
+    def spy(session: Session, incident: Incident) -> Incident | None:
+        stored = real(session, incident)
+        if stored is None:
+            lost.append(1)
+        return stored
+
+    monkeypatch.setattr(repo, "insert_incident", spy)
+    return lost
+
+
+def _prime_tenant(svc: Services, tenant: str) -> None:
+    # The tenant row exists before the race, as in steady state; the race is about incidents.
+    svc.intake.process([Signal(text="unrelated warm-up line for the tenant", tenant=tenant)], [0])
+
+
+def _counts(svc: Services, tenant: str) -> tuple[list[Incident], int]:
+    with Session(svc.engine) as s:
+        rows = list(s.exec(select(Incident).where(Incident.tenant == tenant, Incident.text == TEXT)).scalars().all())  # type: ignore[call-overload]
+        signals = s.execute(select(func.count()).select_from(SignalRecord).where(
+            SignalRecord.tenant == tenant, SignalRecord.raw.contains("ledger table"))).scalar_one()  # type: ignore[attr-defined]
+    return rows, int(signals)
+
+
+def test_two_writers_same_new_signal_make_one_incident(services: Services, conflicts: list[int]) -> None:
+    _prime_tenant(services, "default")
+    results = _race(services, 2, lambda k: [Signal(text=TEXT)])
+    assert conflicts, "the race was not exercised: neither insert lost on the unique key"
+    rows, stored = _counts(services, "default")
+    assert len(rows) == 1
+    assert rows[0].occurrence_count == 2
+    assert rows[0].status == "open"
+    assert stored == 2
+    ids = {r[0].incident_id for r in results}
+    assert ids == {rows[0].id}
+    # Both report the incident; the one that lost the insert folded into it.
+    assert sorted(r[0].decision for r in results) in (["new", "new"], ["duplicate", "new"])
+
+
+@pytest.mark.parametrize("tenant_exists", [True, False], ids=["known-tenant", "new-tenant"])
+def test_many_writers_repeating_one_signal_lose_no_increment(services: Services, tenant_exists: bool) -> None:
+    # Not gated: the threads start together and interleave as they will. With a new tenant they
+    # also race to create the tenant row.
+    tenant = "default" if tenant_exists else "fresh"
+    if tenant_exists:
+        _prime_tenant(services, tenant)
+    n, per_thread = 4, 5
+    barrier = threading.Barrier(n, timeout=HANG_GUARD)
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        intake = Intake(services.engine, services.signal_index, HashEmbedder(), dedup_policy(services.settings))
+        try:
+            barrier.wait()
+            for i in range(per_thread):
+                intake.process([Signal(text=TEXT, tenant=tenant)], [f"{k}-{i}"])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_GUARD * 2)
+    assert not any(t.is_alive() for t in threads)
+    if errors:
+        raise errors[0]
+    rows, stored = _counts(services, tenant)
+    assert len(rows) == 1
+    assert rows[0].occurrence_count == n * per_thread
+    assert stored == n * per_thread
