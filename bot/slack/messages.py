@@ -40,9 +40,9 @@ def _answer_function() -> Callable[..., Any] | None:
 
 
 def compose_answer(deps: SlackDeps, question: str) -> tuple[str, list[Citation], str | None]:
-    """The answer text, its citations and the matched runbook; runbook-free text when none are indexed."""
+    """The answer text, its citations and the matched runbook; a pointer to indexing when no answers exist."""
     answer = _answer_function()
-    if answer is None or deps.services.runbook_library is None:
+    if answer is None:
         return NO_ANSWERS, [], None
     result = answer(deps.services, question)
     citations: list[Citation] = []

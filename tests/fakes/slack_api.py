@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,8 @@ from urllib.parse import parse_qsl, urlparse
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    status: int = 200
 
 
 @dataclass
@@ -77,6 +80,7 @@ class FakeSlackAPI:
             if state.rate_limited > 0:
                 state.rate_limited -= 1
                 state.limited_calls += 1
+                state.calls[-1].status = 429
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(state.retry_after)}
             if method in state.errors:
                 return 200, {"ok": False, "error": state.errors[method]}, {}

@@ -102,17 +102,28 @@ def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def slack_services(make_services: Callable[..., Services], fake_slack: FakeSlackAPI) -> Services:
-    return make_services(
-        None, slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
-        slack_api_url=fake_slack.url, slack_intake_channels=f"{INTAKE}", slack_tenants=f"{TEAM}=acme",
-    )
+def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI) -> Iterator[Callable[..., SlackHarness]]:
+    """A harness on services with these settings overrides (field names, e.g. dedup_human_threshold)."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> SlackHarness:
+        services = make_services(
+            None, slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
+            slack_api_url=fake_slack.url, slack_intake_channels=INTAKE, slack_tenants=f"{TEAM}=acme", **overrides,
+        )
+        bolt = build_slack_app(services, token_verification_enabled=False)
+        web = FastAPI()
+        mount_slack(web, bolt)
+        client = TestClient(web)
+        client.__enter__()
+        clients.append(client)
+        return SlackHarness(client, fake_slack, services)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture
-def slack(slack_services: Services, fake_slack: FakeSlackAPI) -> Iterator[SlackHarness]:
-    bolt = build_slack_app(slack_services, token_verification_enabled=False)
-    web = FastAPI()
-    mount_slack(web, bolt)
-    with TestClient(web) as client:
-        yield SlackHarness(client, fake_slack, slack_services)
+def slack(make_slack: Callable[..., SlackHarness]) -> SlackHarness:
+    return make_slack()
