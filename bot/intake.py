@@ -18,15 +18,18 @@ from sqlmodel import Session
 
 from bot import incidents as repo
 from bot.models import Incident, SignalRecord
-from retrieval.cues import cue_adjustment, extract_cues
-from retrieval.dedup import Candidate, Decision, Thresholds, classify, raised_severity
+from retrieval.cues import extract_cues
+from retrieval.dedup import (Candidate, Decision, Evidence, Thresholds, classify, identity_conflict, is_human,
+                             pair_score, raised_severity)
 from retrieval.embedder import Embedder
 from retrieval.fingerprint import Kind, digest, label_identity, masked_text, signal_kind, text_fingerprint
 from retrieval.index import IndexPoint, VectorIndex, point_id
-from retrieval.masking import clean_chat
+from retrieval.masking import clean_chat, template_tokens
 from retrieval.signal import Signal
 
-SEARCH_LIMIT = 8
+SEARCH_LIMIT = 16
+# Masked text kept with each vector for template comparison; longer lines keep their head.
+MASKED_CHARS = 4000
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -42,8 +45,8 @@ class DedupPolicy:
     machine: Thresholds
     human: Thresholds
 
-    def for_pair(self, a: Kind, b: Kind) -> Thresholds:
-        return self.human if "report" in (a, b) else self.machine
+    def for_pair(self, a: str, b: str) -> Thresholds:
+        return self.human if is_human(a, b) else self.machine
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class Prepared:
     fingerprint: str
     identity: str | None
     cues: dict[str, list[str]]
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.kind, tuple(template_tokens(self.masked)), self.identity, self.cues)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,12 @@ def prepare(signal: Signal) -> Prepared:
     fingerprint = signal.fingerprint_hint or identity or text_fingerprint(masked, kind)
     cues = extract_cues(clean_chat(signal.text)) if kind == "report" else {}
     return Prepared(signal, kind, masked, fingerprint, identity, cues)
+
+
+def _evidence(payload: dict[str, Any]) -> Evidence:
+    """The stored side of a comparison, read back from a vector's payload."""
+    return Evidence(str(payload.get("kind", "log")), tuple(template_tokens(str(payload.get("masked", "")))),
+                    payload.get("identity") or None, payload.get("cues") or {})
 
 
 def _severity(signal: Signal) -> str:
@@ -196,28 +209,26 @@ class Intake:
             scores = np.stack([p.vector for p in mine]) @ vector
             for k in np.argsort(-scores)[:SEARCH_LIMIT]:
                 hits.append((float(scores[k]), mine[k].payload))
-        best: dict[int, tuple[float, float, dict[str, Any]]] = {}
-        for score, payload in hits:
+        new = item.evidence
+        best: dict[int, tuple[float, float, bool, str]] = {}
+        for cosine, payload in hits:
+            old = _evidence(payload)
+            score = pair_score(new, old, cosine)
             incident_id = int(payload["incident_id"])
-            kind = payload.get("kind", "log")
-            thresholds_kind = "report" if "report" in (kind, item.kind) else "machine"
-            adjusted = score + (cue_adjustment(item.cues, payload.get("cues") or {}) if thresholds_kind == "report" else 0.0)
-            if incident_id not in best or adjusted > best[incident_id][1]:
-                best[incident_id] = (score, adjusted, payload)
+            if incident_id not in best or score > best[incident_id][1]:
+                best[incident_id] = (cosine, score, identity_conflict(new, old), old.kind)
         live = repo.live_incidents(session, item.signal.tenant, list(best))
         candidates: dict[int, Candidate] = {}
-        for origin, (similarity, adjusted, payload) in best.items():
+        human = item.kind == "report"
+        for origin, (cosine, score, conflict, kind) in best.items():
             incident = live.get(origin)
             if incident is None or incident.id is None:
                 continue
-            other_identity = payload.get("identity") or None
-            conflict = bool(item.identity and other_identity and item.identity != other_identity)
+            human = human or is_human(item.kind, kind)
             previous = candidates.get(incident.id)
-            if previous is None or adjusted > previous.score:
-                candidates[incident.id] = Candidate(incident.id, incident.status, similarity, adjusted, conflict)
-        kinds = {str(p.get("kind")) for _, p in hits}
-        thresholds = self.policy.human if item.kind == "report" or "report" in kinds else self.policy.machine
-        return list(candidates.values()), thresholds
+            if previous is None or score > previous.score:
+                candidates[incident.id] = Candidate(incident.id, incident.status, cosine, score, conflict)
+        return list(candidates.values()), self.policy.human if human else self.policy.machine
 
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
                     given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None]:
@@ -250,7 +261,7 @@ class Intake:
         point = None
         if vector is not None and incident.id is not None:
             payload: dict[str, Any] = {"tenant": tenant, "incident_id": incident.id, "kind": item.kind,
-                                       "identity": item.identity or ""}
+                                       "identity": item.identity or "", "masked": item.masked[:MASKED_CHARS]}
             if item.cues:
                 payload["cues"] = item.cues
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)

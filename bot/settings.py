@@ -40,13 +40,21 @@ class Settings(BaseSettings):
     embedder: str = Field(default="onnx", alias="BALLAST_EMBEDDER")
     # Dedup thresholds per kind of source, on the combined similarity of retrieval/dedup.py.
     # Defaults were picked by measurement on the development set (bench/calibrate.py).
-    dedup_machine_threshold: float = Field(default=0.90, alias="BALLAST_DEDUP_MACHINE_THRESHOLD")
-    dedup_machine_candidate: float = Field(default=0.80, alias="BALLAST_DEDUP_MACHINE_CANDIDATE")
+    dedup_machine_threshold: float = Field(default=0.70, alias="BALLAST_DEDUP_MACHINE_THRESHOLD")
+    dedup_machine_candidate: float = Field(default=0.50, alias="BALLAST_DEDUP_MACHINE_CANDIDATE")
     dedup_human_threshold: float = Field(default=0.72, alias="BALLAST_DEDUP_HUMAN_THRESHOLD")
     dedup_human_candidate: float = Field(default=0.55, alias="BALLAST_DEDUP_HUMAN_CANDIDATE")
     # Longest text kept per signal, in characters; longer text is cut and the output says so.
     max_text_chars: int = Field(default=16_000, alias="BALLAST_MAX_TEXT_CHARS")
     ingest_batch: int = Field(default=256, alias="BALLAST_INGEST_BATCH")
+    # `ballast serve` (docs/http.md): the request body cap in bytes; the inbox backlog (pending
+    # signals) past which webhooks answer 503 + Retry-After; worker threads, signals per worker
+    # batch, and how long a claimed batch stays leased before another process may take it over.
+    http_max_body: int = Field(default=4 * 1024 * 1024, gt=0, alias="BALLAST_HTTP_MAX_BODY")
+    queue_max: int = Field(default=50_000, gt=0, alias="BALLAST_QUEUE_MAX")
+    workers: int = Field(default=2, ge=1, le=32, alias="BALLAST_WORKERS")
+    worker_batch: int = Field(default=64, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
+    inbox_lease_seconds: float = Field(default=60.0, gt=0, alias="BALLAST_INBOX_LEASE_SECONDS")
 
     @property
     def resolved_database_url(self) -> str:

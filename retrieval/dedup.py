@@ -1,17 +1,24 @@
-"""Dedup decisions: a pure `classify()` over scored candidates and the thresholds of a source kind.
+"""Dedup decisions: how alike two signals are (`pair_score`) and a pure `classify()` over candidates.
 
-A candidate whose score passes the kind's duplicate threshold decides: an open incident means
-duplicate, a resolved one a regression. Between the candidate and duplicate thresholds the
-match is uncertain: the signal opens a new incident and names the candidate.
+Log lines of one stream are alike when their masked templates agree position by position (Drain's
+rule: a differing word is a parameter). Alerts are keyed by identity or masked text, so a differing
+word names another entity. Reports compare meaning: cosine, lexical overlap and cues. A candidate
+past the duplicate threshold decides; between candidate and duplicate the match is uncertain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
+
+from retrieval.cues import cue_adjustment
+from retrieval.masking import differing_tokens, template_similarity
 
 DecisionKind = Literal["new", "duplicate", "regression"]
 OPEN_STATUSES = frozenset({"open", "acknowledged"})
+# Two reports that agree on this share of aligned tokens are the same sentence with words swapped.
+MINIMAL_PAIR = 0.75
 
 
 @dataclass(frozen=True)
@@ -21,11 +28,21 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What one side of a comparison brings: its kind, masked template tokens, identity and cues."""
+
+    kind: str
+    tokens: tuple[str, ...] = ()
+    identity: str | None = None
+    cues: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Candidate:
     incident_id: int
     status: str
     similarity: float          # raw cosine of the embeddings
-    score: float               # cosine adjusted by cues; what the thresholds apply to
+    score: float               # the pair score the thresholds apply to
     identity_conflict: bool = False
 
 
@@ -35,6 +52,47 @@ class Decision:
     incident_id: int | None
     similarity: float | None
     candidate: int | None = None
+
+
+def is_human(a: str, b: str) -> bool:
+    """Pairs with a person's report in them are judged on meaning, with the human thresholds."""
+    return "report" in (a, b)
+
+
+def template_score(new: Sequence[str], old: Sequence[str], *, words_are_parameters: bool) -> float:
+    """Positional agreement of two masked templates.
+
+    In a log stream every differing token is a parameter of the event (user names, states of one
+    message), so the score is Drain's share of equal positions. For alerts a differing word names a
+    different entity (namespace, workload, receiver), so only placeholders may differ.
+    """
+    similarity = template_similarity(list(new), list(old))
+    if words_are_parameters or similarity == 0.0:
+        return similarity
+    return 1.0 if not differing_tokens(list(new), list(old)) else 0.0
+
+
+def pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float = 0.0) -> float:
+    """The score the thresholds apply to, for a new signal against one stored one."""
+    if is_human(new.kind, old.kind):
+        aligned = template_similarity(list(new.tokens), list(old.tokens))
+        if aligned >= MINIMAL_PAIR:
+            # One sentence with a word swapped: the swapped word (a region, a receiver, a
+            # namespace) is the point of the message, unless only masked values differ.
+            return 1.0 if not differing_tokens(list(new.tokens), list(old.tokens)) else 0.0
+        return report_score(cosine, lexical, cue_adjustment(new.cues, old.cues))
+    logs = new.kind == "log" and old.kind == "log"
+    return template_score(new.tokens, old.tokens, words_are_parameters=logs)
+
+
+def report_score(cosine: float, lexical: float, cues: float) -> float:
+    """Meaning (cosine) and shared rare words (lexical) averaged, then shifted by the cues."""
+    return 0.5 * cosine + 0.5 * lexical + cues
+
+
+def identity_conflict(new: Evidence, old: Evidence) -> bool:
+    """Two alerts whose label identities both exist and differ are never the same incident."""
+    return bool(new.identity and old.identity and new.identity != old.identity)
 
 
 def classify(candidates: list[Candidate], thresholds: Thresholds) -> Decision:

@@ -23,39 +23,52 @@ VOLATILE_LABELS = frozenset({
     "endpoint", "uid", "id", "container_id", "image", "image_id", "pod_ip", "host_ip", "instance_id",
     "device", "mountpoint", "fstype", "le", "quantile", "reason",
 })
-_WORD = re.compile(r"[A-Za-z']+")
+# A token that is one plain word, maybe quoted or followed by punctuation, as people write them.
+_PLAIN = re.compile(r"^[\"'(*_`]*([A-Za-z]+(?:'[a-z]+)?)[\"'.,;:!?)*_`]*$")
+# Words that carry grammar rather than content: common in sentences people write, rare in logs.
 _FUNCTION_WORDS = frozenset(
-    "i we you he she they it me us my our your the a an is are was were be been being am do does did "
-    "this that these those there here to of in on at for with from by and or but so if not no can "
-    "could would should will just still also any anyone someone pls please thanks what why how when "
-    "who which seems looks like since about again anybody getting keep keeps".split()
+    "i i'm i've i'd we we're we've you you're he she they they're it it's me us my our your their "
+    "them the a an is isn't are aren't was wasn't were be been being am do don't does doesn't did "
+    "didn't this that these those there here to of in on at for with from by and or but so if not "
+    "no can can't cannot could couldn't would wouldn't should will won't just still also any anyone "
+    "someone everyone nobody pls please thanks thx what why how when who which seems looks like since "
+    "about again anybody getting keep keeps same as too either now today yesterday ok okay hey hi "
+    "has have haven't hasn't had all some one only very really think know see saw said says".split()
 )
+# Prose: most tokens are plain words and several of them are grammar. Log lines fail the first
+# test (ids, key=value, dotted names), short log messages the second.
+_PLAIN_SHARE = 0.6
+_GRAMMAR_WORDS = 4
 
 
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def prose_ratio(text: str) -> float:
-    """Share of words that are function words: high for sentences people write, low for log lines."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    if not words:
-        return 0.0
-    return sum(w in _FUNCTION_WORDS for w in words) / len(words)
+def is_prose(text: str) -> bool:
+    """Whether text reads like sentences a person wrote rather than a machine-formatted line."""
+    tokens = text.split()
+    words = [m.group(1).lower() for m in map(_PLAIN.match, tokens) if m]
+    if not tokens or len(words) / len(tokens) < _PLAIN_SHARE:
+        return False
+    return sum(w in _FUNCTION_WORDS for w in words) >= _GRAMMAR_WORDS
 
 
 def signal_kind(text: str, labels: Mapping[str, str], source: str | None) -> Kind:
-    """Alerts carry an alertname or come from an alerting system; people write prose; the rest are logs."""
+    """Alerts carry an alertname or come from an alerting system; people write prose.
+
+    One line of machine text from a named stream (a log shipper names its source) is a log event
+    whose parameters may be words. Machine text with no source, or a multi-line block, is a
+    pasted or forwarded alert: its words name the entities it is about.
+    """
     src = (source or "").lower()
     if labels.get("alertname") or src in ALERT_SOURCES:
         return "alert"
     if src in CHAT_SOURCES:
         return "report"
-    cleaned = clean_chat(text)
-    words = _WORD.findall(cleaned)
-    if len(words) >= 12 and prose_ratio(cleaned) >= 0.22:
+    if is_prose(clean_chat(text)):
         return "report"
-    return "log"
+    return "log" if src and "\n" not in text.strip() else "alert"
 
 
 def _identity_value(key: str, value: str) -> str:
