@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,7 +15,11 @@ from retrieval.dedup import Thresholds
 from retrieval.embedder import DIM, CachedEmbedder, Embedder
 from retrieval.index import VectorIndex, open_index
 
+if TYPE_CHECKING:
+    from retrieval.runbook_search import RunbookLibrary
+
 SIGNALS_COLLECTION = "signals"
+RUNBOOKS_COLLECTION = "runbooks"
 
 
 def dedup_policy(settings: Settings) -> DedupPolicy:
@@ -55,7 +60,22 @@ class Services:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.engine, self.signal_index, self.embedder, dedup_policy(self.settings))
+        return Intake(self.engine, self.signal_index, self.embedder, dedup_policy(self.settings),
+                      runbooks=self.runbook_library)
+
+    @cached_property
+    def runbook_index(self) -> VectorIndex:
+        return self.open_collection(RUNBOOKS_COLLECTION)
+
+    @cached_property
+    def runbook_library(self) -> RunbookLibrary | None:
+        """The indexed runbooks, or None when none are (a fresh data dir opens no runbook store)."""
+        from retrieval.runbook_search import RunbookLibrary
+
+        if self.settings.qdrant_url is None and not (self.settings.qdrant_path / RUNBOOKS_COLLECTION).is_dir():
+            return None
+        library = RunbookLibrary(self.runbook_index, self.embedder)
+        return library if len(library) else None
 
     def close(self) -> None:
         for index in self._opened:

@@ -171,5 +171,10 @@ def demo(
         svc.close()
 
 
+from bot.runbook_commands import register  # noqa: E402  (needs the helpers above)
+
+register(app)
+
+
 def main() -> None:
     app()
