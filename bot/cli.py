@@ -158,6 +158,30 @@ def incidents_merge(incident_id: int, into_id: int, as_json: JsonOpt = False) ->
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8080,
+    socket_mode: Annotated[bool, typer.Option("--socket", help="Slack Socket Mode instead of HTTP.")] = False,
+) -> None:
+    """HTTP server: webhooks, REST API, health and metrics (docs at /docs); SIGTERM stops it cleanly."""
+    if socket_mode:
+        fail("Slack Socket Mode needs SLACK_APP_TOKEN (xapp-...) and is not available in this build yet: "
+             "run `ballast serve` without --socket and point Slack's request URL at /slack/events")
+    from bot.serve import ServeError, run_server
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings(State.data_dir)
+    except Exception as exc:  # pydantic validation of the environment
+        fail(f"bad configuration: {exc}")
+    try:
+        code = run_server(settings, host, port)
+    except ServeError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
 def demo(
     as_json: JsonOpt = False,
 ) -> None:

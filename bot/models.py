@@ -75,6 +75,28 @@ class SignalRecord(SQLModel, table=True):
     truncated: bool = False
 
 
+class InboxEntry(SQLModel, table=True):
+    """A received signal, committed before the HTTP answer and processed later by the worker pool."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        # The claim query walks pending (and expired processing) rows in id order.
+        Index("ix_inbox_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64)
+    source: str = Field(max_length=100)
+    status: str = Field(default="pending", max_length=20)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    finished_at: datetime | None = None
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class SlackMessage(SQLModel, table=True):
     """A message Ballast posted to Slack, once per `key` (an incident's card, a reply to one event).
 

@@ -1,0 +1,68 @@
+"""`ballast serve`: runs the HTTP app on uvicorn and shuts down cleanly on SIGTERM or Ctrl-C.
+
+On a signal uvicorn stops accepting, finishes the requests in flight, the worker pool finishes
+its current batch, the stores are closed, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from bot.settings import Settings
+
+log = logging.getLogger("ballast.serve")
+
+
+class ServeError(RuntimeError):
+    """The server cannot start; the message says what to fix."""
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_server(settings: Settings, host: str, port: int) -> int:
+    """Serve until a signal; the process exit status (0 after a graceful stop)."""
+    import uvicorn
+
+    from bot.app import build_services
+    from bot.auth import KeyConfigError
+    from bot.http import create_app
+    from bot.worker_process import ChildWorkers
+    from retrieval.errors import RetrievalError
+
+    _configure_logging()
+    services = build_services(settings)  # this process only stores and reads: no model, no vector index
+    failures: list[int | None] = []
+    server: uvicorn.Server | None = None
+
+    def worker_exited(code: int | None) -> None:
+        failures.append(code)
+        if server is not None:
+            server.should_exit = True
+
+    try:
+        try:
+            app = create_app(services, processor=lambda m: ChildWorkers(settings, m, worker_exited))
+        except (KeyConfigError, RetrievalError) as exc:
+            raise ServeError(str(exc)) from exc
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
+                                timeout_graceful_shutdown=5, lifespan="on", server_header=False)
+        server = uvicorn.Server(config)
+        # uvicorn re-raises the signal it caught once it has shut down; with these handlers in
+        # place that re-raise is a no-op and the process ends with status 0 instead of 143.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        log.info("ballast serve on http://%s:%d (docs at /docs)", host, port)
+        server.run()
+        if failures:
+            raise ServeError(f"the worker process exited (status {failures[0]}): see the log above")
+        if not server.started:
+            raise ServeError(f"could not listen on {host}:{port} (is the port in use?)")
+        log.info("ballast serve stopped")
+        return 0
+    finally:
+        services.close()
