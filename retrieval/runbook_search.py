@@ -167,6 +167,22 @@ class RunbookLibrary:
             matches.insert(0, Match(named, 1.0, self.titles.get(named, named), explicit=True))
         return matches[:top]
 
+    def best_chunks(self, text: str, k: int = 3, runbooks: int = 3) -> list[tuple[StoredChunk, float]]:
+        """The `k` sections that best answer `text`, drawn from its `runbooks` best runbooks."""
+        matches = self.search(text, runbooks)
+        if not matches:
+            return []
+        weight = {m.runbook: m.score for m in matches}
+        lexical = self._bm25.scores(tokens(text))
+        vector = self.embedder.embed([text])[0]
+        dense = {h.id: h.score for h in self.index.search(vector, DENSE_CANDIDATES, where={"kind": CHUNK_KIND})}
+        pool = [(i, c) for i, c in enumerate(self.chunks) if c.runbook in weight and len(c.text) > 20]
+        lex_scaled = _spread({c.id: float(lexical[i]) for i, c in pool})
+        dense_scaled = _spread({c.id: dense.get(c.id, 0.0) for _, c in pool})
+        scored = [(c, 0.5 * lex_scaled.get(c.id, 0.0) + 0.5 * dense_scaled.get(c.id, 0.0) + weight[c.runbook])
+                  for _, c in pool]
+        return sorted(scored, key=lambda cs: -cs[1])[:k]
+
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
                      annotations: dict[str, str]) -> str | None:
         """The runbook for a new incident, or None when nothing is indexed or nothing fits."""
