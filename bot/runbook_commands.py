@@ -126,7 +126,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer from the runbooks and past incidents, with citations (extractive without an LLM)."""
-    from bot.answers import answer_question  # noqa
+    from retrieval.answer import answer_question
 
     svc = services()
     try:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, alias="BALLAST_LLM_MODEL")
     llm_api_base: str | None = Field(default=None, alias="BALLAST_LLM_API_BASE")
     llm_api_key: SecretStr | None = Field(default=None, alias="BALLAST_LLM_API_KEY")
+    # Seconds one model call may take, and how many times a transient failure is retried.
+    llm_timeout: float = Field(default=20.0, gt=0, alias="BALLAST_LLM_TIMEOUT")
+    llm_retries: int = Field(default=2, ge=0, le=5, alias="BALLAST_LLM_RETRIES")
     prometheus_url: str | None = Field(default=None, alias="BALLAST_PROMETHEUS_URL")
     config_file: Path | None = Field(default=None, alias="BALLAST_CONFIG")
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
