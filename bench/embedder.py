@@ -1,0 +1,220 @@
+"""The two embedder backends side by side: int8 ONNX on onnxruntime vs sentence-transformers (PyTorch).
+
+What it measures, for each backend of retrieval/embedder.py (`onnx`, `sentence-transformers`):
+
+  spawn to ready    a fresh process from spawn until the model is loaded (interpreter, imports such as
+                    torch, SHA-256 check of the weights, model load): what a CLI command pays
+                    before its first embedding.
+  load in-process   the `load_embedder()` call alone, inside that process.
+  one at a time     texts/s embedding one text per call (the webhook path), on the first 250.
+  batch 64          texts/s embedding 64 texts per call (the bulk ingest path), on all of them.
+and between the two: the cosine between each text's two vectors (min / mean), the overlap of each
+text's 5 nearest neighbours among the others (mean share, and share of texts whose top-5 set is
+identical), and how often the two agree on whether a pair of texts passes the machine dedup
+threshold (0.90 by default).
+
+How: 1,000 distinct alert and log lines from bench/ingest.py's generator, masked exactly as intake
+masks them before embedding (that is the text Ballast embeds). Each backend runs in its own
+subprocess (neither inherits the other's imports or threads); both stay loaded and take turns on
+the same quarter of the texts, four rounds, so the rate ratios compare runs seconds apart on this
+shared, noisy machine. Rates are totals over the rounds; ratios are the median of the per-round
+ratios.
+
+    .venv/bin/python bench/embedder.py            # 1,000 texts (about 2 minutes)
+    .venv/bin/python bench/embedder.py --quick    # 300 texts
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Run as a script, this folder comes first on sys.path, and a bench script named after a standard
+# library module (bench/http.py) would shadow it: drop the folder, load the generator by path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_spec = importlib.util.spec_from_file_location("ballast_bench_ingest", _HERE / "ingest.py")
+assert _spec is not None and _spec.loader is not None
+_ingest = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _ingest
+_spec.loader.exec_module(_ingest)
+ROOT, SignalGenerator, describe = _ingest.ROOT, _ingest.SignalGenerator, _ingest.describe
+
+BACKENDS = ("onnx", "sentence-transformers")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+def alert_texts(n: int) -> list[str]:
+    from bot.intake import prepare
+    from retrieval.signal import signal_from_mapping
+
+    gen = SignalGenerator(seed=67)
+    out: dict[str, None] = {}
+    while len(out) < n:
+        out[prepare(signal_from_mapping(gen.novel(), max_text_chars=16_000)).masked] = None
+    return list(out)
+
+
+def worker(backend: str, texts_path: Path) -> None:
+    """Runs in the subprocess: load, say "ready", then serve timing commands from stdin."""
+    from retrieval.embedder import load_embedder
+
+    texts = json.loads(texts_path.read_text())
+    t0 = time.perf_counter()
+    model = load_embedder(backend)
+    load_s = time.perf_counter() - t0
+    print(json.dumps({"load_s": load_s}), flush=True)
+    model.embed(texts[:64])  # warm-up, before the first timed command is read
+    for command in sys.stdin:
+        mode, *rest = command.split()
+        if mode == "save":
+            rows = [model.embed(texts[i:i + 64]) for i in range(0, len(texts), 64)]
+            np.save(rest[0], np.concatenate(rows).astype(np.float32))
+            print("{}", flush=True)
+            continue
+        chunk = texts[int(rest[0]):int(rest[1])]
+        t0 = time.perf_counter()
+        if mode == "one":
+            for text in chunk:
+                model.embed([text])
+        else:
+            for i in range(0, len(chunk), 64):
+                model.embed(chunk[i:i + 64])
+        print(json.dumps({"seconds": time.perf_counter() - t0, "texts": len(chunk)}), flush=True)
+
+
+class Worker:
+    """One backend in its own process, driven line by line so the two backends can take turns."""
+
+    def __init__(self, backend: str, texts_path: Path) -> None:
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([PYTHON, __file__, "--worker", backend, str(texts_path)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=ROOT)
+        first = self._read(backend)
+        self.spawn_ready = time.perf_counter() - t0
+        self.load_s = float(first["load_s"])
+        self.backend = backend
+
+    def _read(self, backend: str) -> dict[str, float]:
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"{backend} worker failed:\n{self.proc.stderr.read()[-2000:]}")
+        return json.loads(line)
+
+    def ask(self, command: str) -> dict[str, float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read(self.backend)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def neighbours(vectors: np.ndarray, k: int = 5) -> np.ndarray:
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    return np.sort(top, axis=1)
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], Path(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="300 texts instead of 1,000")
+    parser.add_argument("--threshold", type=float, default=None, help="pair threshold (default: the setting)")
+    args = parser.parse_args()
+    n = 300 if args.quick else 1000
+    if args.threshold is None:
+        from bot.settings import Settings
+
+        args.threshold = Settings().dedup_machine_threshold
+    texts = alert_texts(n)
+    tokens = None
+    try:
+        from tokenizers import Tokenizer
+
+        from retrieval.embedder import _model_dir
+
+        tok = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
+        tok.no_padding()
+        tokens = float(np.mean([len(e.ids) for e in tok.encode_batch(texts)]))
+    except Exception:  # the token count is only context for the table
+        pass
+    print(f"# ballast bench/embedder.py  {describe()}  "
+          f"{n} masked alert/log texts" + (f", {tokens:.1f} tokens on average" if tokens else ""))
+
+    rounds = 4
+    n_one = min(n, 100 if args.quick else 250)  # one at a time is slow on the PyTorch side: a subset
+    spans = {"batch": [(n * k // rounds, n * (k + 1) // rounds) for k in range(rounds)],
+             "one": [(n_one * k // rounds, n_one * (k + 1) // rounds) for k in range(rounds)]}
+    vectors: dict[str, np.ndarray] = {}
+    totals = {(b, m): [0.0, 0] for b in BACKENDS for m in ("one", "batch")}
+    ratios: dict[str, list[float]] = {"one": [], "batch": []}
+    with tempfile.TemporaryDirectory(prefix="ballast-embedder-") as tmp:
+        texts_path = Path(tmp) / "texts.json"
+        texts_path.write_text(json.dumps(texts))
+        workers = {backend: Worker(backend, texts_path) for backend in BACKENDS}  # loaded one after the other
+        try:
+            for k in range(rounds):  # the backends take turns on the same texts, alternating who goes first
+                order = BACKENDS if k % 2 == 0 else BACKENDS[::-1]
+                for mode in ("one", "batch"):
+                    lo, hi = spans[mode][k]
+                    rate = {}
+                    for backend in order:
+                        r = workers[backend].ask(f"{mode} {lo} {hi}")
+                        totals[(backend, mode)][0] += r["seconds"]
+                        totals[(backend, mode)][1] += int(r["texts"])
+                        rate[backend] = r["texts"] / r["seconds"]
+                    ratios[mode].append(rate["onnx"] / rate["sentence-transformers"])
+            for backend in BACKENDS:
+                out = Path(tmp) / f"{backend}.npy"
+                workers[backend].ask(f"save {out}")
+                vectors[backend] = np.load(out)
+        finally:
+            for w in workers.values():
+                w.close()
+
+    def rate(backend: str, mode: str) -> float:
+        seconds, count = totals[(backend, mode)]
+        return count / seconds
+
+    print(f"{'backend':<24}{'spawn->ready s':>15}{'load s':>8}{'one/s':>8}{'batch64/s':>10}")
+    for backend in BACKENDS:
+        w = workers[backend]
+        print(f"{backend:<24}{w.spawn_ready:>15.2f}{w.load_s:>8.2f}{rate(backend, 'one'):>8.0f}"
+              f"{rate(backend, 'batch'):>10.0f}")
+    a, b = workers["onnx"], workers["sentence-transformers"]
+    print(f"{'ratio onnx / s-t':<24}{a.spawn_ready / b.spawn_ready:>15.2f}{a.load_s / b.load_s:>8.2f}"
+          f"{np.median(ratios['one']):>8.2f}{np.median(ratios['batch']):>10.2f}   "
+          f"(rate ratios: median over {rounds} alternating rounds)")
+    print(f"# one at a time on the first {n_one} texts, batch 64 on all {n}")
+
+    va, vb = vectors["onnx"], vectors["sentence-transformers"]
+    cos = np.sum(va * vb, axis=1) / (np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1))
+    na, nb = neighbours(va), neighbours(vb)
+    overlap = np.array([len(set(x) & set(y)) / 5 for x, y in zip(na, nb, strict=True)])
+    iu = np.triu_indices(len(texts), 1)
+    pa, pb = (va @ va.T)[iu] >= args.threshold, (vb @ vb.T)[iu] >= args.threshold
+    print(f"agreement: cosine onnx vs reference min {cos.min():.4f} mean {cos.mean():.4f}; "
+          f"top-5 neighbours overlap mean {overlap.mean():.1%}, identical sets {np.mean(overlap == 1):.1%}; "
+          f"pairs >= {args.threshold:.2f}: {int(pa.sum())} vs {int(pb.sum())}, same side {np.mean(pa == pb):.4%}")
+
+
+if __name__ == "__main__":
+    main()
