@@ -8,7 +8,9 @@ database stays the source of truth and a crash never leaves an acknowledged sign
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,7 +20,8 @@ from sqlmodel import Session
 
 from bot import incidents as repo
 from bot.models import Incident, SignalRecord
-from retrieval.cues import extract_cues
+from sqlmodel import col, func, select
+from retrieval.cues import content_terms, extract_cues, idf, term_overlap
 from retrieval.dedup import (Candidate, Decision, Evidence, Thresholds, classify, identity_conflict, is_human,
                              pair_score, raised_severity)
 from retrieval.embedder import Embedder
@@ -28,6 +31,9 @@ from retrieval.masking import clean_chat, template_tokens
 from retrieval.signal import Signal
 
 SEARCH_LIMIT = 16
+# Reports paraphrase each other, so the true match can sit far down the cosine ranking.
+REPORT_SEARCH_LIMIT = 64
+RECENT_REPORTS = 200
 # Masked text kept with each vector for template comparison; longer lines keep their head.
 MASKED_CHARS = 4000
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
@@ -57,10 +63,11 @@ class Prepared:
     fingerprint: str
     identity: str | None
     cues: dict[str, list[str]]
+    terms: tuple[str, ...] = ()
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.kind, tuple(template_tokens(self.masked)), self.identity, self.cues)
+        return Evidence(self.kind, tuple(template_tokens(self.masked)), self.identity, self.cues, self.terms)
 
 
 @dataclass(frozen=True)
@@ -95,14 +102,17 @@ def prepare(signal: Signal) -> Prepared:
     masked = masked_text(signal.text, kind)
     identity = label_identity(signal.labels)
     fingerprint = signal.fingerprint_hint or identity or text_fingerprint(masked, kind)
-    cues = extract_cues(clean_chat(signal.text)) if kind == "report" else {}
-    return Prepared(signal, kind, masked, fingerprint, identity, cues)
+    if kind == "log":
+        return Prepared(signal, kind, masked, fingerprint, identity, {})
+    # Reports, and alerts that a report may be compared with, carry the cues a person uses.
+    text = clean_chat(signal.text)
+    return Prepared(signal, kind, masked, fingerprint, identity, extract_cues(text), tuple(content_terms(text)))
 
 
 def _evidence(payload: dict[str, Any]) -> Evidence:
     """The stored side of a comparison, read back from a vector's payload."""
     return Evidence(str(payload.get("kind", "log")), tuple(template_tokens(str(payload.get("masked", "")))),
-                    payload.get("identity") or None, payload.get("cues") or {})
+                    payload.get("identity") or None, payload.get("cues") or {}, tuple(payload.get("terms") or ()))
 
 
 def _severity(signal: Signal) -> str:
@@ -132,6 +142,8 @@ class Intake:
         self.policy = policy
         self.runbooks = runbooks
         self._tenants: set[str] = set()
+        # Per tenant: how many reports contain each term, for IDF weights (loaded on first use).
+        self._term_counts: dict[str, tuple[Counter[str], list[int]]] = {}
 
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
@@ -202,18 +214,23 @@ class Intake:
 
     def _candidates(self, session: Session, item: Prepared, vector: np.ndarray,
                     local: list[IndexPoint]) -> tuple[list[Candidate], Thresholds]:
-        hits = [(h.score, h.payload) for h in self.index.search(vector, SEARCH_LIMIT, {"tenant": item.signal.tenant})]
+        tenant = item.signal.tenant
+        limit = REPORT_SEARCH_LIMIT if item.kind == "report" else SEARCH_LIMIT
+        hits = [(h.score, h.payload) for h in self.index.search(vector, limit, {"tenant": tenant})]
         # Points decided earlier in this batch are not in the index until the batch commits.
-        mine = [p for p in local if p.payload["tenant"] == item.signal.tenant]
+        mine = [p for p in local if p.payload["tenant"] == tenant]
         if mine:
             scores = np.stack([p.vector for p in mine]) @ vector
-            for k in np.argsort(-scores)[:SEARCH_LIMIT]:
+            for k in np.argsort(-scores)[:limit]:
                 hits.append((float(scores[k]), mine[k].payload))
         new = item.evidence
+        weight = self._idf(tenant)
+        gaps = self._report_gaps(session, tenant, {int(p["incident_id"]) for _, p in hits}) if item.kind == "report" else {}
         best: dict[int, tuple[float, float, bool, str]] = {}
         for cosine, payload in hits:
             old = _evidence(payload)
-            score = pair_score(new, old, cosine)
+            lexical = term_overlap(new.terms, old.terms, weight) if new.terms and old.terms else 0.0
+            score = pair_score(new, old, cosine, lexical, gaps.get(int(payload["incident_id"]), 0))
             incident_id = int(payload["incident_id"])
             if incident_id not in best or score > best[incident_id][1]:
                 best[incident_id] = (cosine, score, identity_conflict(new, old), old.kind)
@@ -230,12 +247,52 @@ class Intake:
                 candidates[incident.id] = Candidate(incident.id, incident.status, cosine, score, conflict)
         return list(candidates.values()), self.policy.human if human else self.policy.machine
 
+    def _idf(self, tenant: str) -> Callable[[str], float]:
+        """IDF weights over the tenant's reports, counted once from the index and then kept current."""
+        if tenant not in self._term_counts:
+            counts: Counter[str] = Counter()
+            stored = self.index.payloads({"tenant": tenant, "kind": "report"})
+            for _, payload in stored:
+                counts.update(set(payload.get("terms") or ()))
+            self._term_counts[tenant] = (counts, [len(stored)])
+        counts, total = self._term_counts[tenant]
+        return lambda term: idf(counts[term], total[0])
+
+    def _count_terms(self, item: Prepared) -> None:
+        if item.kind == "report":
+            counts, total = self._term_counts.setdefault(item.signal.tenant, (Counter(), [0]))
+            counts.update(set(item.terms))
+            total[0] += 1
+
+    @staticmethod
+    def _report_gaps(session: Session, tenant: str, incident_ids: set[int]) -> dict[int, int]:
+        """Per incident: how many reports the tenant received since that incident's last signal.
+
+        Counted over the latest RECENT_REPORTS reports only: past that the staleness is saturated.
+        """
+        if not incident_ids:
+            return {}
+        last = session.exec(
+            select(SignalRecord.incident_id, func.max(SignalRecord.id))
+            .where(SignalRecord.tenant == tenant, col(SignalRecord.incident_id).in_(incident_ids))
+            .group_by(SignalRecord.incident_id)).all()
+        recent = session.exec(
+            select(SignalRecord.id).where(SignalRecord.tenant == tenant, SignalRecord.kind == "report")
+            .order_by(col(SignalRecord.id).desc()).limit(RECENT_REPORTS)).all()
+        ascending = sorted(int(i) for i in recent if i is not None)
+        # Every report newer than an incident's last signal is in `recent`, or there are more than
+        # RECENT_REPORTS of them and the count saturates there.
+        return {int(incident_id): len(ascending) - bisect_right(ascending, int(last_id))
+                for incident_id, last_id in last if incident_id is not None and last_id is not None}
+
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
                     given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
         tenant = signal.tenant
+        self._idf(tenant)
+        self._count_terms(item)
         incident = repo.open_by_key(session, tenant, item.fingerprint)
         decision: Decision
         if incident is not None:
@@ -264,6 +321,8 @@ class Intake:
                                        "identity": item.identity or "", "masked": item.masked[:MASKED_CHARS]}
             if item.cues:
                 payload["cues"] = item.cues
+            if item.terms:
+                payload["terms"] = list(item.terms)
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)

@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     # Defaults were picked by measurement on the development set (bench/calibrate.py).
     dedup_machine_threshold: float = Field(default=0.70, alias="BALLAST_DEDUP_MACHINE_THRESHOLD")
     dedup_machine_candidate: float = Field(default=0.50, alias="BALLAST_DEDUP_MACHINE_CANDIDATE")
-    dedup_human_threshold: float = Field(default=0.72, alias="BALLAST_DEDUP_HUMAN_THRESHOLD")
-    dedup_human_candidate: float = Field(default=0.55, alias="BALLAST_DEDUP_HUMAN_CANDIDATE")
+    dedup_human_threshold: float = Field(default=0.25, alias="BALLAST_DEDUP_HUMAN_THRESHOLD")
+    dedup_human_candidate: float = Field(default=0.15, alias="BALLAST_DEDUP_HUMAN_CANDIDATE")
     # Longest text kept per signal, in characters; longer text is cut and the output says so.
     max_text_chars: int = Field(default=16_000, alias="BALLAST_MAX_TEXT_CHARS")
     ingest_batch: int = Field(default=256, alias="BALLAST_INGEST_BATCH")

@@ -8,17 +8,23 @@ past the duplicate threshold decides; between candidate and duplicate the match 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.cues import cue_adjustment
-from retrieval.masking import differing_tokens, template_similarity
+from retrieval.masking import differing_tokens, template_alignment, template_similarity
 
 DecisionKind = Literal["new", "duplicate", "regression"]
 OPEN_STATUSES = frozenset({"open", "acknowledged"})
-# Two reports that agree on this share of aligned tokens are the same sentence with words swapped.
-MINIMAL_PAIR = 0.75
+# Two texts that share this much of their token sequence are copies of one template (a pasted
+# alert, a bot message) rather than two people's words.
+COPY_RATIO = 0.6
+# Reports about one incident come in bursts: a candidate that has been quiet while this many other
+# reports arrived has lost most of its pull (bench/calibrate.py sweeps both numbers).
+RECENCY_PENALTY = 0.3
+RECENCY_SCALE = 20.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Evidence:
     tokens: tuple[str, ...] = ()
     identity: str | None = None
     cues: Mapping[str, list[str]] = field(default_factory=dict)
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,11 @@ class Decision:
 
 
 def is_human(a: str, b: str) -> bool:
-    """Pairs with a person's report in them are judged on meaning, with the human thresholds."""
-    return "report" in (a, b)
+    """Pairs with a person's report in them are judged on meaning, with the human thresholds.
+
+    A line of a log stream is never compared with a report on meaning: its incident is its template.
+    """
+    return "report" in (a, b) and "log" not in (a, b)
 
 
 def template_score(new: Sequence[str], old: Sequence[str], *, words_are_parameters: bool) -> float:
@@ -72,22 +82,29 @@ def template_score(new: Sequence[str], old: Sequence[str], *, words_are_paramete
     return 1.0 if not differing_tokens(list(new), list(old)) else 0.0
 
 
-def pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float = 0.0) -> float:
-    """The score the thresholds apply to, for a new signal against one stored one."""
+def pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float = 0.0, gap: int = 0) -> float:
+    """The score the thresholds apply to, for a new signal against one stored one.
+
+    `lexical` is the IDF-weighted term overlap and `gap` the number of reports received since the
+    stored side's incident was last active; both only matter for reports.
+    """
     if is_human(new.kind, old.kind):
-        aligned = template_similarity(list(new.tokens), list(old.tokens))
-        if aligned >= MINIMAL_PAIR:
-            # One sentence with a word swapped: the swapped word (a region, a receiver, a
-            # namespace) is the point of the message, unless only masked values differ.
-            return 1.0 if not differing_tokens(list(new.tokens), list(old.tokens)) else 0.0
-        return report_score(cosine, lexical, cue_adjustment(new.cues, old.cues))
+        shared, differs = template_alignment(list(new.tokens), list(old.tokens))
+        if shared >= COPY_RATIO:
+            # Copies of one template with a word changed: the changed word (a region, a day, a
+            # receiver, a namespace) is the point of the message, unless only masked values differ.
+            return 0.0 if differs else 1.0
+        return report_score(cosine, lexical, cue_adjustment(new.cues, old.cues), gap)
+    if "report" in (new.kind, old.kind):
+        return 0.0
     logs = new.kind == "log" and old.kind == "log"
     return template_score(new.tokens, old.tokens, words_are_parameters=logs)
 
 
-def report_score(cosine: float, lexical: float, cues: float) -> float:
-    """Meaning (cosine) and shared rare words (lexical) averaged, then shifted by the cues."""
-    return 0.5 * cosine + 0.5 * lexical + cues
+def report_score(cosine: float, lexical: float, cues: float, gap: int = 0) -> float:
+    """Meaning (cosine) and shared rare words (lexical) averaged, shifted by cues and by staleness."""
+    staleness = RECENCY_PENALTY * (1.0 - math.exp(-max(gap, 0) / RECENCY_SCALE))
+    return 0.5 * cosine + 0.5 * lexical + cues - staleness
 
 
 def identity_conflict(new: Evidence, old: Evidence) -> bool:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+from retrieval.cues import FUNCTION_WORDS
 from retrieval.masking import clean_chat, mask
 
 Kind = Literal["alert", "log", "report"]
@@ -25,20 +26,15 @@ VOLATILE_LABELS = frozenset({
 })
 # A token that is one plain word, maybe quoted or followed by punctuation, as people write them.
 _PLAIN = re.compile(r"^[\"'(*_`]*([A-Za-z]+(?:'[a-z]+)?)[\"'.,;:!?)*_`]*$")
-# Words that carry grammar rather than content: common in sentences people write, rare in logs.
-_FUNCTION_WORDS = frozenset(
-    "i i'm i've i'd we we're we've you you're he she they they're it it's me us my our your their "
-    "them the a an is isn't are aren't was wasn't were be been being am do don't does doesn't did "
-    "didn't this that these those there here to of in on at for with from by and or but so if not "
-    "no can can't cannot could couldn't would wouldn't should will won't just still also any anyone "
-    "someone everyone nobody pls please thanks thx what why how when who which seems looks like since "
-    "about again anybody getting keep keeps same as too either now today yesterday ok okay hey hi "
-    "has have haven't hasn't had all some one only very really think know see saw said says".split()
-)
 # Prose: most tokens are plain words and several of them are grammar. Log lines fail the first
 # test (ids, key=value, dotted names), short log messages the second.
 _PLAIN_SHARE = 0.6
 _GRAMMAR_WORDS = 4
+# A person's voice: first or second person, questions, exclamations, chat markup, a lower-case
+# start. Alert templates write formal third-person sentences.
+_VOICE = re.compile(
+    r"\b(?i:i|i'm|i've|we|we're|we've|you|you're|my|our|your|us|me|pls|please|thanks|thx|anyone|someone"
+    r"|fyi|hey|hi)\b|[?!]|:[a-z0-9_+-]+:|<[@!#]|^[a-z]", re.M)
 
 
 def digest(*parts: str) -> str:
@@ -51,7 +47,7 @@ def is_prose(text: str) -> bool:
     words = [m.group(1).lower() for m in map(_PLAIN.match, tokens) if m]
     if not tokens or len(words) / len(tokens) < _PLAIN_SHARE:
         return False
-    return sum(w in _FUNCTION_WORDS for w in words) >= _GRAMMAR_WORDS
+    return sum(w in FUNCTION_WORDS for w in words) >= _GRAMMAR_WORDS
 
 
 def signal_kind(text: str, labels: Mapping[str, str], source: str | None) -> Kind:
@@ -59,14 +55,15 @@ def signal_kind(text: str, labels: Mapping[str, str], source: str | None) -> Kin
 
     One line of machine text from a named stream (a log shipper names its source) is a log event
     whose parameters may be words. Machine text with no source, or a multi-line block, is a
-    pasted or forwarded alert: its words name the entities it is about.
+    pasted or forwarded alert: its words name the entities it is about. Without a source, prose
+    counts as a report only when written in a person's voice.
     """
     src = (source or "").lower()
     if labels.get("alertname") or src in ALERT_SOURCES:
         return "alert"
     if src in CHAT_SOURCES:
         return "report"
-    if is_prose(clean_chat(text)):
+    if is_prose(clean_chat(text)) and (src or _VOICE.search(text)):
         return "report"
     return "log" if src and "\n" not in text.strip() else "alert"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from difflib import SequenceMatcher
 
 PLACEHOLDER = re.compile(r"<(?:uuid|email|mac|ip|time|date|pod|hex|token|num)>")
 # Kubernetes generates pod and ReplicaSet suffixes from an alphabet without vowels.
@@ -94,3 +95,23 @@ def template_similarity(a: list[str], b: list[str]) -> float:
 def differing_tokens(a: list[str], b: list[str]) -> list[tuple[str, str]]:
     """The (left, right) token pairs at positions where two equally long lines differ."""
     return [(x, y) for x, y in zip(a, b, strict=True) if x != y and not (is_variable(x) and is_variable(y))]
+
+
+def template_alignment(a: list[str], b: list[str]) -> tuple[float, bool]:
+    """(share of tokens the two lines have in common, in order; whether any word differs).
+
+    Lines of different length are aligned too (difflib), so an inserted word counts as a
+    difference; masked values on both sides of a replaced span are not a difference.
+    """
+    if not a or not b:
+        return 0.0, bool(a or b)
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    differs = False
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        left, right = a[i1:i2], b[j1:j2]
+        if len(left) != len(right) or not all(is_variable(x) and is_variable(y) for x, y in zip(left, right)):
+            differs = True
+            break
+    return matcher.ratio(), differs
