@@ -65,8 +65,9 @@ class Backlog:
 
     def admit(self, count: int) -> None:
         """Reserve room for `count` signals or raise Overloaded (the inbox writer recounts every second)."""
-        if time.monotonic() - self._counted_at > 10 * self.refresh_seconds:
-            self.refresh()  # nobody counted lately (an idle app): count now
+        age = time.monotonic() - self._counted_at
+        if age > 10 * self.refresh_seconds or (age > 0.1 and self.depth + count > self.limit):
+            self.refresh()  # nobody counted lately, or a refusal is near: count now
         with self._lock:
             if self.depth + count > self.limit:
                 raise Overloaded
@@ -109,10 +110,12 @@ def build_router(services: Services, pool: Processor, writer: InboxWriter, backl
     max_text = services.settings.max_text_chars
     bearer = HTTPBearer(auto_error=False, description="`tenant:key` pairs from BALLAST_API_KEYS")
 
-    def tenant(request: Request, _: Any = Depends(bearer)) -> str:
+    async def tenant(request: Request, _: Any = Depends(bearer)) -> str:
+        # The edge middleware already checked the key (before the body was read); `bearer` is
+        # here so the OpenAPI docs show the scheme. Async: a sync dependency costs a thread hop.
         return str(request.state.tenant)
 
-    router = APIRouter(dependencies=[Depends(bearer)])
+    router = APIRouter()
 
     async def accept(signals: list[Signal], source: str) -> dict[str, Any]:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -173,10 +173,17 @@ class WorkerPool:
         first: dict[tuple[str, str | None, str | None, str], Claimed] = {}
         for item in items:
             first.setdefault(_replay_key(item), item)
-        unique = list(first.values())
+        # One intake call per tenant: decisions never cross tenants, and intake's in-batch repeat
+        # check keys on (source, id, text) alone, so the same alert from two tenants must not
+        # share a call.
+        by_tenant: dict[str, list[Claimed]] = {}
+        for item in first.values():
+            by_tenant.setdefault(item.signal.tenant, []).append(item)
+        by_key: dict[tuple[str, str | None, str | None, str], dict[str, Any]] = {}
         with self._intake_lock:
-            decided = self.services.intake.process([c.signal for c in unique], [c.id for c in unique])
-        by_key = {_replay_key(c): r.to_json() for c, r in zip(unique, decided, strict=True)}
+            for group in by_tenant.values():
+                decided = self.services.intake.process([c.signal for c in group], [c.id for c in group])
+                by_key.update((_replay_key(c), r.to_json()) for c, r in zip(group, decided, strict=True))
         results: dict[int, dict[str, Any]] = {}
         for item in items:
             result = dict(by_key[_replay_key(item)])
