@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import incidents as repo
@@ -149,3 +150,20 @@ def test_many_writers_repeating_one_signal_lose_no_increment(services: Services,
     assert len(rows) == 1
     assert rows[0].occurrence_count == n * per_thread
     assert stored == n * per_thread
+
+
+@pytest.mark.xfail(strict=True, raises=IntegrityError, reason=(
+    "bot/intake.py: both deliveries pass the idempotency check before either commits; the loser's signal "
+    "insert then violates uq_signals_idempotency at commit and Intake.process raises IntegrityError, "
+    "failing its whole batch instead of answering `replayed`"))
+def test_a_retry_racing_its_original_is_stored_once(services: Services) -> None:
+    # A webhook sender retries while the first delivery is still being processed: same id, same
+    # text. One delivery stores the signal; the other must not count it again, and must not fail.
+    _prime_tenant(services, "default")
+    results = _race(services, 2, lambda k: [Signal(text=TEXT, external_id="evt-1", source="api")])
+    rows, stored = _counts(services, "default")
+    assert stored == 1
+    assert len(rows) == 1
+    assert rows[0].occurrence_count == 1
+    assert {r[0].incident_id for r in results} == {rows[0].id}
+    assert sorted(bool(r[0].replayed) for r in results) == [False, True]
