@@ -27,9 +27,9 @@ RESULT_FIELDS = {"id", "incident_id", "decision", "similarity", "runbook"}
 TIMEOUT = 180  # a hang guard for the subprocess, not a speed check
 
 
-def ballast(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def ballast(home: Path, *args: str, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run([ballast_exe(), "--data-dir", str(home), *args], input=stdin, env=cli_env(home),
+        return subprocess.run([ballast_exe(), "--data-dir", str(home), *args], input=stdin, env=cli_env(home, **env),
                               capture_output=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:  # pragma: no cover - the failure we guard against
         pytest.fail(f"`ballast {' '.join(args)}` did not finish within {TIMEOUT}s (hung?): {exc.stderr!r}")
@@ -148,6 +148,20 @@ def test_rerunning_the_same_file_replays_instead_of_counting_twice(tmp_path: Pat
     assert incident["occurrence_count"] == 2
 
 
+@pytest.mark.model
+def test_tenant_option_and_truncation_flag(home: Path) -> None:
+    lines = jsonl({"text": "x" * 50 + " overflow " + "y" * 500}, {"text": "short line", "tenant": "globex"})
+    proc = ballast(home, "ingest", "-", "--json", "--tenant", "acme", stdin=lines, BALLAST_MAX_TEXT_CHARS="100")
+    assert proc.returncode == 0, proc.stderr.decode()
+    long, short = json_lines(proc)
+    assert long["truncated"] is True
+    assert "truncated" not in short
+    acme = json_lines(ballast(home, "incidents", "list", "--json", "--tenant", "acme"))
+    globex = json_lines(ballast(home, "incidents", "list", "--json", "--tenant", "globex"))
+    assert [i["id"] for i in acme] == [long["incident_id"]]  # lines without a tenant get --tenant
+    assert [i["id"] for i in globex] == [short["incident_id"]]  # a line's own tenant wins
+
+
 def test_missing_file_exits_1_with_one_line(tmp_path: Path, home: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     proc = ballast(home, "ingest", str(missing), "--json")
@@ -225,6 +239,14 @@ def test_incidents_list_json(home: Path, seeded: dict[str, int]) -> None:
     assert by_id[seeded["c"]]["tenant"] == "acme"
     only_acme = json_lines(ballast(home, "incidents", "list", "--json", "--tenant", "acme"))
     assert [r["id"] for r in only_acme] == [seeded["c"]]
+
+
+def test_data_dir_beats_ballast_home(tmp_path: Path, home: Path, seeded: dict[str, int]) -> None:
+    other = tmp_path / "other-home"
+    proc = ballast(home, "incidents", "list", "--json", BALLAST_HOME=str(other))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert {r["id"] for r in json_lines(proc)} == set(seeded.values())
+    assert not (other / "ballast.db").exists()
 
 
 def test_incidents_show_json(home: Path, seeded: dict[str, int]) -> None:
