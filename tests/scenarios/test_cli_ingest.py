@@ -171,6 +171,12 @@ def test_missing_file_exits_1_with_one_line(tmp_path: Path, home: Path) -> None:
     assert str(missing) in err
 
 
+def test_empty_input_is_processed_with_no_output(home: Path) -> None:
+    proc = ballast(home, "ingest", "-", "--json", stdin=b"\n  \n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b""
+
+
 def test_bad_usage_exits_2(home: Path) -> None:
     proc = ballast(home, "ingest")
     assert proc.returncode == 2
