@@ -20,7 +20,8 @@ from retrieval.lexical import BM25, tokens
 from retrieval.runbook_store import CHUNK_KIND, SUMMARY_KIND, StoredChunk, load_chunks, load_feedback
 
 LEXICAL_WEIGHT = 0.5  # equal say for words and meaning (bench/runbook_search.py compares)
-DENSE_CANDIDATES = 200
+DENSE_CANDIDATES = 100  # chunks (and, separately, summaries) fetched per query
+LEXICAL_CANDIDATES = 100
 MIN_DENSE = 0.30  # below this cosine, and with no shared words, nothing is a match
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
 
@@ -90,6 +91,10 @@ class RunbookLibrary:
         self.titles = {c.runbook: c.title for c in self.chunks}
         self.feedback = load_feedback(self.index)
         self._bm25 = BM25([tokens(c.lexical_text) for c in self.chunks])
+        # Chunks are sorted by runbook, so each runbook is one slice: per-runbook maxima in one reduceat.
+        self._runbooks = list(dict.fromkeys(c.runbook for c in self.chunks))
+        starts = [i for i, c in enumerate(self.chunks) if i == 0 or c.runbook != self.chunks[i - 1].runbook]
+        self._starts = np.array(starts, dtype=np.int64)
         self._names: dict[str, list[tuple[int, str]]] = {}
         self._ids = {rb.lower(): rb for rb in self.titles}
         for chunk in self.chunks:
@@ -105,11 +110,9 @@ class RunbookLibrary:
         vectors = self.embedder.embed(list(texts)) if texts and self.chunks else np.zeros((len(texts), 0))
         out: list[Ranked] = []
         for text, vector in zip(texts, vectors, strict=True):
-            lexical: dict[str, float] = {}
-            scores = self._bm25.scores(tokens(text))
-            for i in np.flatnonzero(scores):
-                rb = self.chunks[i].runbook
-                lexical[rb] = max(lexical.get(rb, 0.0), float(scores[i]))
+            per_runbook = np.maximum.reduceat(self._bm25.scores(tokens(text)), self._starts)
+            best = np.argsort(-per_runbook)[:LEXICAL_CANDIDATES]
+            lexical = {self._runbooks[i]: float(per_runbook[i]) for i in best if per_runbook[i] > 0}
             chunk_hits = self.index.search(vector, DENSE_CANDIDATES, where={"kind": CHUNK_KIND})
             summary_hits = self.index.search(vector, DENSE_CANDIDATES, where={"kind": SUMMARY_KIND})
             out.append(Ranked(lexical, _dense(chunk_hits, summary_hits)))
