@@ -37,6 +37,10 @@ _VOICE = re.compile(
     r"|fyi|hey|hi)\b|[?!]|:[a-z0-9_+-]+:|<[@!#]|^[a-z]", re.M)
 
 
+_PORT = re.compile(r":\d+$")
+_STATEFUL_ORDINAL = re.compile(r"-<num>$")
+
+
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -69,9 +73,14 @@ def signal_kind(text: str, labels: Mapping[str, str], source: str | None) -> Kin
 
 
 def _identity_value(key: str, value: str) -> str:
+    """A label value as identity: names stay verbatim (node-1 and node-2 are two nodes); only the
+    parts Kubernetes or the scrape generates are folded: a target's port, a Deployment pod's
+    ReplicaSet and pod suffixes, a StatefulSet pod's ordinal."""
     if key == "instance":
-        value = re.sub(r":\d+$", "", value)
-    return mask(value)
+        return _PORT.sub("", value)
+    if key == "pod":
+        return _STATEFUL_ORDINAL.sub("", mask(value))
+    return value
 
 
 def label_identity(labels: Mapping[str, str]) -> str | None:
