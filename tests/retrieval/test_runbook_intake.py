@@ -1,0 +1,71 @@
+"""Runbooks meet the rest of Ballast: intake stores the best runbook on new incidents, the
+library stays unloaded on a fresh data dir, and the CLI prints CONTRACT.md's shapes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import Services
+from retrieval.runbook_store import index_runbooks
+from retrieval.signal import Signal
+from tests.conftest import ROOT, ballast_exe, cli_env
+
+
+def index_bundled(svc: Services) -> None:
+    index_runbooks(svc.runbook_index, svc.embedder, ROOT / "runbooks", lambda line: None)
+    svc.__dict__.pop("runbook_library", None)
+
+
+def test_a_fresh_data_dir_loads_no_runbooks(services: Services) -> None:
+    assert services.runbook_library is None
+    assert not (services.settings.qdrant_path / "runbooks").exists()
+
+
+def test_new_incidents_get_their_runbook(make_services: Callable[..., Services]) -> None:
+    svc = make_services()
+    index_bundled(svc)
+    signals = [
+        Signal(text="[FIRING:1] KubePodCrashLooping checkout-7d9f restarting", labels={"alertname": "KubePodCrashLooping"}),
+        Signal(text="pager: something odd", annotations={"runbook_url": "https://git.example.com/runbooks/network/DNSResolutionFailures.md"}),
+        Signal(text="zzqx vvbn"),
+    ]
+    results = svc.intake.process(signals, [1, 2, 3])
+    assert [r.runbook for r in results] == ["kubernetes/KubePodCrashLooping", "network/DNSResolutionFailures", None]
+
+
+def test_duplicate_titles_are_separate_runbooks(make_services: Callable[..., Services], tmp_path: Path) -> None:
+    svc = make_services()
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Same.md").write_text("---\ntitle: Same title\n---\n## Meaning\n\nText.\n")
+    report = index_runbooks(svc.runbook_index, svc.embedder, tmp_path, lambda line: None)
+    assert report.indexed == 2
+
+
+@pytest.mark.model
+def test_cli_shapes_with_the_real_model(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "home")
+
+    def run(*args: str) -> list[dict[str, object]]:
+        done = subprocess.run([ballast_exe(), *args], env=env, capture_output=True, text=True, timeout=300, check=True)
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    assert run("runbooks", "index", str(ROOT / "runbooks"), "--json")[0]["indexed"] >= 15
+    found = run("runbooks", "search", "the TLS certificate on the ingress expires in 3 days", "--top", "3", "--json")[0]
+    assert set(found) == {"query", "matches"} and len(found["matches"]) == 3  # type: ignore[arg-type]
+    assert found["matches"][0] == {**found["matches"][0], "runbook": "network/CertificateExpiringSoon"}  # type: ignore[index]
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "text": "replica lag is growing on the orders database"}\n'
+                       '{"id": 2, "text": "queue backlog keeps growing, consumers are slow"}\n')
+    lines = run("runbooks", "search", "--queries", str(queries), "--top", "2", "--json")
+    assert [line["id"] for line in lines] == ["a", 2]
+    assert lines[0]["matches"][0]["runbook"] == "database/DatabaseReplicationLag"  # type: ignore[index]
+    assert lines[1]["matches"][0]["runbook"] == "messaging/QueueBacklogGrowing"  # type: ignore[index]
+    answer = run("ask", "why are pods in CrashLoopBackOff?", "--json")[0]
+    assert set(answer) >= {"answer", "citations", "model"} and answer["model"] is None
+    assert answer["citations"][0]["runbook"] == "kubernetes/KubePodCrashLooping"  # type: ignore[index]
