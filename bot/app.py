@@ -16,7 +16,11 @@ from retrieval.embedder import DIM, CachedEmbedder, Embedder
 from retrieval.index import VectorIndex, open_index
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from retrieval.runbook_search import RunbookLibrary
+    from retrieval.runbook_store import IndexReport
 
 SIGNALS_COLLECTION = "signals"
 RUNBOOKS_COLLECTION = "runbooks"
@@ -76,6 +80,16 @@ class Services:
             return None
         library = RunbookLibrary(self.runbook_index, self.embedder)
         return library if len(library) else None
+
+    def index_runbooks(self, folder: Path, report: Callable[[str], None]) -> IndexReport:
+        """Index a runbook folder (incrementally) and make intake and search see the result."""
+        from retrieval.runbook_store import index_runbooks
+
+        result = index_runbooks(self.runbook_index, self.embedder, folder, report)
+        self.__dict__.pop("runbook_library", None)
+        if "intake" in self.__dict__:
+            self.intake.runbooks = self.runbook_library
+        return result
 
     def close(self) -> None:
         for index in self._opened:

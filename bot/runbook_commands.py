@@ -54,14 +54,11 @@ def runbooks_index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder of runbooks: changed files re-embedded, unchanged skipped, deleted removed."""
-    from retrieval.runbook_store import index_runbooks
-
     if not directory.is_dir():
         fail(f"{directory} is not a folder of runbooks")
     svc = services()
     try:
-        report = run_guarded(lambda: index_runbooks(svc.runbook_index, svc.embedder, directory,
-                                                    lambda line: typer.echo(line, err=True)))
+        report = run_guarded(lambda: svc.index_runbooks(directory, lambda line: typer.echo(line, err=True)))
     finally:
         svc.close()
     if as_json:

@@ -17,8 +17,8 @@ from tests.conftest import ROOT, ballast_exe, cli_env
 
 
 def index_bundled(svc: Services) -> None:
-    index_runbooks(svc.runbook_index, svc.embedder, ROOT / "runbooks", lambda line: None)
-    svc.__dict__.pop("runbook_library", None)
+    assert svc.intake.runbooks is None  # built before indexing: it must see the runbooks afterwards
+    svc.index_runbooks(ROOT / "runbooks", lambda line: None)
 
 
 def test_a_fresh_data_dir_loads_no_runbooks(services: Services) -> None:
