@@ -24,6 +24,7 @@ DENSE_CANDIDATES = 100  # chunks (and, separately, summaries) fetched per query
 LEXICAL_CANDIDATES = 100
 MIN_DENSE = 0.30  # below this cosine, and with no shared words, nothing is a match
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
+_CAMEL = re.compile(r"[a-z0-9][A-Z]")  # a name with at least two humps
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,14 @@ class RunbookLibrary:
         starts = [i for i, c in enumerate(self.chunks) if i == 0 or c.runbook != self.chunks[i - 1].runbook]
         self._starts = np.array(starts, dtype=np.int64)
         self._names: dict[str, list[tuple[int, str]]] = {}
+        self._folded: dict[str, list[tuple[int, str]]] = {}  # CamelCase names, any letter case
         self._ids = {rb.lower(): rb for rb in self.titles}
         for chunk in self.chunks:
             if chunk.ordinal == 0:
                 for name, strength in chunk.names.items():
                     self._names.setdefault(name, []).append((strength, chunk.runbook))
+                    if _CAMEL.search(name):
+                        self._folded.setdefault(name.lower(), []).append((strength - 1, chunk.runbook))
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -128,7 +132,7 @@ class RunbookLibrary:
                 return found
         candidates = [(labels or {}).get("alertname"), title, *_NAME.findall(text)]
         for name in candidates:
-            claims = self._names.get(name or "")
+            claims = self._names.get(name or "") or self._folded.get((name or "").lower())
             if claims:
                 return max(claims)[1]
         return None

@@ -21,7 +21,7 @@ MAX_CHUNKS = 300
 SUFFIXES = (".md", ".markdown")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_CAMEL = re.compile(r"^[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*[A-Z][A-Za-z0-9_]*$")
+_CAMEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*[A-Z][A-Za-z0-9_]*$")  # also etcdNoLeader
 _WORD = re.compile(r"^[A-Z][a-z0-9]+$")
 
 

@@ -81,6 +81,7 @@ def test_alert_names_prefer_the_file_name() -> None:
     names = alert_names("KubePodCrashLooping", ("PodRestarting",), "KubePodNotReady")
     assert names == {"KubePodNotReady": 1, "PodRestarting": 2, "KubePodCrashLooping": 3}
     assert alert_names("Watchdog", (), "Watchdog") == {"Watchdog": 3}
+    assert alert_names("etcdNoLeader", (), None) == {"etcdNoLeader": 3}
     assert alert_names("overview", (), "Overview of things") == {}
     assert split_camel("PrometheusTSDBReloadsFailing") == "Prometheus TSDB Reloads Failing"
 

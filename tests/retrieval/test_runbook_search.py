@@ -113,6 +113,7 @@ def test_an_alert_name_in_the_text_wins_outright(index: VectorIndex, corpus: Pat
     matches = library.search(text, 3)
     assert matches[0].runbook == "db/PostgresReplicationLag" and matches[0].score == 1.0
     assert library.search("CertificateExpiringSoon on api", 1)[0].runbook == "net/CertificateExpiry"
+    assert library.search("alert kubenodenotready on node-3", 1)[0].explicit  # CamelCase names in any case
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
 
 
