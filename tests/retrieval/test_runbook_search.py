@@ -161,3 +161,21 @@ def test_outcomes_move_the_rank(index: VectorIndex, corpus: Path) -> None:
     assert len(library.chunks) == 5  # outcome points never show up as chunks
     after = {m.runbook: m.score for m in library.search(query, 2)}
     assert after[loser] > before[loser] and after[winner] < before[winner]
+
+
+@pytest.mark.server
+def test_the_same_ranking_on_a_qdrant_server(corpus: Path, index: VectorIndex) -> None:
+    """qdrant-client's in-memory mode stands in for a server: same chunks, same matches."""
+    from retrieval.index import ServerIndex
+
+    server = ServerIndex("runbooks", 384)
+    try:
+        _, on_server = build(server, corpus)
+        _, embedded = build(index, corpus)
+        queries = ["replica is behind the primary", "tls handshake failures", "PostgresReplicationLag"]
+        assert [[m.runbook for m in r] for r in on_server.search_many(queries, 3)] == \
+            [[m.runbook for m in r] for r in embedded.search_many(queries, 3)]
+        again, _ = build(server, corpus)
+        assert again.unchanged == 4
+    finally:
+        server.close()
