@@ -22,7 +22,7 @@ from retrieval.runbook_store import CHUNK_KIND, SUMMARY_KIND, StoredChunk, load_
 LEXICAL_WEIGHT = 0.5  # equal say for words and meaning (bench/runbook_search.py compares)
 DENSE_CANDIDATES = 100  # chunks (and, separately, summaries) fetched per query
 LEXICAL_CANDIDATES = 100
-MIN_DENSE = 0.30  # below this cosine, and with no shared words, nothing is a match
+MIN_DENSE = 0.30  # MiniLM cosines of unrelated texts stay below this
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]")  # a name with at least two humps
 
@@ -192,9 +192,19 @@ class RunbookLibrary:
 
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
                      annotations: dict[str, str]) -> str | None:
-        """The runbook for a new incident, or None when nothing is indexed or nothing fits."""
+        """The runbook for a new incident, or None when nothing is indexed or nothing fits well enough.
+
+        Stricter than search: a runbook named by the signal, or one whose meaning is close
+        (dense score at least MIN_DENSE), so chat about unrelated things gets no runbook.
+        """
         if not self.chunks:
             return None
+        named = self.named(text, title, labels, annotations)
+        if named is not None:
+            return named
         query = "\n".join(p for p in (title, text) if p)
-        found = self.search(query, 1, title, labels, annotations)
-        return found[0].runbook if found else None
+        ranked = self.rank([query])[0]
+        found = self._matches(ranked, None, 1)
+        if not found or ranked.dense.get(found[0].runbook, 0.0) < MIN_DENSE:
+            return None
+        return found[0].runbook
