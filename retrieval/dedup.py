@@ -90,10 +90,9 @@ def pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float = 0.0
     """
     if is_human(new.kind, old.kind):
         shared, differs = template_alignment(list(new.tokens), list(old.tokens))
-        if shared >= COPY_RATIO:
-            # Copies of one template with a word changed: the changed word (a region, a day, a
-            # receiver, a namespace) is the point of the message, unless only masked values differ.
-            return 0.0 if differs else 1.0
+        if shared >= COPY_RATIO and not differs:
+            # The same message again with only masked values changed (a count, a time).
+            return 1.0
         return report_score(cosine, lexical, cue_adjustment(new.cues, old.cues), gap)
     if "report" in (new.kind, old.kind):
         return 0.0

@@ -44,7 +44,7 @@ _SLACK_CHANNEL = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>")
 _SLACK_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _SLACK_BARE = re.compile(r"<((?:https?|mailto):[^<>]+)>")
 _EMOJI = re.compile(r":[a-z0-9_+'-]+:")
-_TOKEN_EDGE = re.compile(r"^[\"'(\[{]+|[\"'.,;:)\]}]+$")
+_TOKEN_EDGE = re.compile(r"^[\"'(\[{*_`]+|[\"'.,;:!?)\]}*_`]+$")
 
 
 def clean_chat(text: str) -> str:
@@ -67,9 +67,9 @@ def mask(text: str) -> str:
 
 
 def template_tokens(masked: str) -> list[str]:
-    """White-space tokens of a masked line, with surrounding quotes and punctuation dropped."""
+    """Lower-cased white-space tokens of a masked line, surrounding quotes and punctuation dropped."""
     out = []
-    for raw in masked.split(" "):
+    for raw in masked.lower().split(" "):
         token = _TOKEN_EDGE.sub("", raw)
         out.append(token or raw)
     return out
