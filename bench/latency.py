@@ -16,7 +16,7 @@ What it measures (p50 / p95 / max in milliseconds, per stored-incident count):
   Edge upsert 1 + flush      one point written (to another tenant) and flushed, as intake does per call.
   Qdrant Edge search         `VectorIndex.search` alone, tenant filter, intake's `SEARCH_LIMIT`.
   numpy brute force          the same top-k by a dot product over the tenant's rows held in one float32
-                             matrix in memory: the physical-limit reference for the search.
+                             matrix in memory, one BLAS thread: the physical-limit reference.
 
 How: a fresh data dir is pre-populated quickly, without the model: random unit vectors with the
 payloads intake writes are upserted in chunks through the index adapter (Qdrant Edge, no HNSW
@@ -33,8 +33,8 @@ walks the whole path. The 10k store is measured, then grown to 100k and measured
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import hashlib
+import importlib.util
 import os
 import statistics
 import sys
@@ -45,7 +45,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# One BLAS thread: the brute-force reference stays a steady single-core figure on a busy machine
+# (OpenBLAS threads spin-waiting against other processes' threads turn 0.3 ms into 30 ms).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 # Run as a script, this folder comes first on sys.path, and a bench script named after a standard
 # library module (bench/http.py) would shadow it: drop the folder, load the generator by path.
@@ -251,7 +255,7 @@ def measure(store: Store, gen: SignalGenerator, seeded: list[Any], queries: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10k stored incidents only")
-    parser.add_argument("--queries", type=int, default=200, help="signals timed per measurement")
+    parser.add_argument("--queries", type=int, default=100, help="signals timed per measurement")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
     print(f"# ballast bench/latency.py  {describe()}  queries={args.queries}  search limit={search_limit()}")
