@@ -4,6 +4,7 @@ What it measures, each in a fresh subprocess:
 
   python -c pass             interpreter start: the baseline the others are compared with.
   ballast --help             wall time, median of 5 (target < 0.5 s: heavy imports must stay lazy).
+  import bot.ingest_file     what `ballast ingest` imports before it does anything (median).
   first ingest result        spawn `ballast --data-dir D ingest - --json`, write one alert line to its
                              stdin, time until its result line arrives on stdout. "cold" is a fresh
                              data dir (migrations, index creation, model load); "warm" a second run on
@@ -116,6 +117,10 @@ def main() -> None:
     rows.append(("ballast --help", f"{h:.3f}", "",
                  f"median of {help_runs} (min {min(helps):.3f}); {h / statistics.median(base):.1f}x python start; "
                  f"{verdict} < 0.5 s"))
+
+    imports = wall([PYTHON, "-c", "import bot.ingest_file"], help_runs)
+    rows.append(("import bot.ingest_file", f"{statistics.median(imports):.3f}", "",
+                 f"median of {help_runs}: the imports `ballast ingest` pays before any work"))
 
     gen = SignalGenerator(seed=53)
     line = json.dumps(gen.novel())
