@@ -111,7 +111,9 @@ class RunbookLibrary:
 
     def rank(self, texts: Sequence[str]) -> list[Ranked]:
         """Lexical and dense evidence per runbook for each text; one batched embedding call."""
-        vectors = self.embedder.embed(list(texts)) if texts and self.chunks else np.zeros((len(texts), 0))
+        if not self.chunks:
+            return [Ranked({}, {}) for _ in texts]
+        vectors = self.embedder.embed(list(texts))
         out: list[Ranked] = []
         for text, vector in zip(texts, vectors, strict=True):
             per_runbook = np.maximum.reduceat(self._bm25.scores(tokens(text)), self._starts)

@@ -139,6 +139,12 @@ def test_unrelated_text_matches_nothing(index: VectorIndex, corpus: Path) -> Non
     assert library.best_runbook("zzqx vvbn", None, {}, {}) is None
 
 
+def test_an_empty_index_answers_with_no_matches(index: VectorIndex) -> None:
+    library = RunbookLibrary(index, HashEmbedder())
+    assert library.search_many(["disk full", "x"], 3) == [[], []]
+    assert library.best_runbook("disk full", None, {}, {}) is None and library.best_chunks("disk full") == []
+
+
 def test_fusion_rewards_agreement() -> None:
     fused = fuse(Ranked({"a": 9.0, "b": 3.0, "c": 1.0}, {"a": 0.2, "b": 0.9, "c": 0.1}))
     assert max(fused, key=fused.__getitem__) in ("a", "b")
