@@ -297,16 +297,12 @@ def test_log_lines_of_one_template_fold_by_their_shared_positions(
     assert second.similarity is not None  # the vector stage ran and reports the cosine
 
 
-TEMPLATE_PUNCTUATION_BUG = ("retrieval/masking.template_tokens keeps a trailing '!' or '?' (and case), so the copy "
-                            "check of dedup.pair_score sees a changed word ('help!' vs 'help') and scores the pair 0.0")
-
-
 @pytest.mark.parametrize("repeat", [
     "the checkout page is down for everyone, please help.",
     "The checkout page is down for everyone please help",
-    pytest.param("the checkout page is down for everyone please help!",
-                 marks=pytest.mark.xfail(strict=True, reason=TEMPLATE_PUNCTUATION_BUG)),
-], ids=["comma-period", "capital", "exclamation"])
+    "the checkout page is down for everyone please help!",
+    "the checkout page is down for everyone? please help",
+], ids=["comma-period", "capital", "exclamation", "question"])
 def test_a_report_repeated_with_other_punctuation_or_case_is_a_duplicate(
         make_services: Callable[..., Services], repeat: str) -> None:
     svc = make_services(**PINNED)
