@@ -139,13 +139,13 @@ def extractive_answer(chunks: Sequence[StoredChunk], incidents: Sequence[PastInc
 
 
 def answer(question: str, chunks: Sequence[StoredChunk], incidents: Sequence[PastIncident],
-           client: LLMClient | None, actions: Sequence[str] = ()) -> Answer:
+           client: LLMClient | None, actions: Sequence[str] = (), prompts: dict[str, Template] | None = None) -> Answer:
     """Answer with the model when there is one, extractively otherwise or when it fails."""
     if client is None:
         return extractive_answer(chunks, incidents)
     if not chunks and not incidents:
         return extractive_answer(chunks, incidents, note="nothing relevant was found, so no model was asked")
-    messages = render_messages(load_prompts(), question, chunks, incidents, actions)
+    messages = render_messages(prompts or load_prompts(), question, chunks, incidents, actions)
     try:
         reply = client.complete_json(messages, ModelAnswer)
     except LLMError as exc:
@@ -183,6 +183,7 @@ def answer_question(services: Any, question: str, tenant: str = "default") -> An
     from retrieval.llm import LLMConfig
     from retrieval.runbook_store import runbook_facts
 
+    prompts = load_prompts()  # a broken prompt file fails every call, with or without a model
     library = services.runbook_library
     scored = library.best_chunks(question) if library is not None else []
     chunks = [c for c, _ in scored]
@@ -196,4 +197,4 @@ def answer_question(services: Any, question: str, tenant: str = "default") -> An
     if s.llm_model:
         key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
         client = LLMClient(LLMConfig(s.llm_model, s.llm_api_base, key, s.llm_timeout, s.llm_retries))
-    return answer(question, chunks, incidents, client, actions)
+    return answer(question, chunks, incidents, client, actions, prompts)
