@@ -11,6 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,17 +47,20 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
+@lru_cache(maxsize=200_000)
+def _word_tokens(raw: str) -> tuple[str, ...]:
+    """The tokens of one word, cached: a corpus has few distinct words and many repeats."""
+    parts = _CAMEL.sub(" ", raw).split()
+    out = [raw.lower()] if len(parts) > 1 else []
+    out.extend(stem(p.lower()) for p in parts if len(p) > 1 and p.lower() not in STOPWORDS)
+    return tuple(out)
+
+
 def tokens(text: str) -> list[str]:
     """Lowercased, stemmed words; CamelCase names add their parts (`TargetDown` -> targetdown, target, down)."""
     out: list[str] = []
     for raw in _WORD.findall(_CONTRACTION.sub(r"\1 not", text)):
-        parts = _CAMEL.sub(" ", raw).split()
-        if len(parts) > 1:
-            out.append(raw.lower())
-        for part in parts:
-            low = part.lower()
-            if len(low) > 1 and low not in STOPWORDS:
-                out.append(stem(low))
+        out.extend(_word_tokens(raw))
     return out
 
 
