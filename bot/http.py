@@ -52,17 +52,21 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        authorization, declared = None, ""
+        for key, value in scope.get("headers", ()):  # ASGI header names are lower-case already
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value.decode("latin-1")
         path: str = scope.get("path", "")
         if path.startswith(PROTECTED):
-            tenant = self.keyring.tenant_for_header(headers.get("authorization"))
+            tenant = self.keyring.tenant_for_header(authorization)
             if tenant is None:
                 self.metrics.rejected.labels("unauthorized").inc()
                 await _send_json(send, 401, {"error": "missing or wrong API key: send 'Authorization: Bearer KEY'"},
                                  [(b"www-authenticate", b"Bearer")])
                 return
             scope.setdefault("state", {})["tenant"] = tenant
-        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             await self._too_large(send)
             return

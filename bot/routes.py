@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
@@ -117,7 +118,7 @@ def build_router(services: Services, pool: Processor, writer: InboxWriter, backl
 
     router = APIRouter()
 
-    async def accept(signals: list[Signal], source: str) -> dict[str, Any]:
+    async def accept(signals: list[Signal], source: str) -> JSONResponse:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         try:
             backlog.admit(len(signals))
@@ -128,10 +129,11 @@ def build_router(services: Services, pool: Processor, writer: InboxWriter, backl
         except Exception as exc:
             raise HTTPException(503, f"could not store the signals ({type(exc).__name__}): retry later", retry) from exc
         metrics.received.labels(source).inc(len(ids))
-        pool.wake()
-        return {"accepted": len(ids), "ids": ids}
+        pool.wake(len(ids))
+        # A response object, not a dict: FastAPI then skips re-encoding and validating the body.
+        return JSONResponse({"accepted": len(ids), "ids": ids}, 202)
 
-    async def webhook(request: Request, source: str, tenant_id: str) -> dict[str, Any]:
+    async def webhook(request: Request, source: str, tenant_id: str) -> JSONResponse:
         body = await _json_body(request)
         try:
             payload = _PAYLOADS[request.url.path].model_validate(body)
@@ -142,17 +144,17 @@ def build_router(services: Services, pool: Processor, writer: InboxWriter, backl
                                             max_text_chars=max_text), source)
 
     @router.post("/webhooks/alertmanager", status_code=202, tags=["webhooks"])
-    async def alertmanager(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+    async def alertmanager(request: Request, tenant_id: str = Depends(tenant)) -> JSONResponse:
         """Alertmanager webhook (payload version 4): one signal per alert; resends are replays."""
         return await webhook(request, "alertmanager", tenant_id)
 
     @router.post("/webhooks/grafana", status_code=202, tags=["webhooks"])
-    async def grafana(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+    async def grafana(request: Request, tenant_id: str = Depends(tenant)) -> JSONResponse:
         """Grafana unified alerting webhook: one signal per alert."""
         return await webhook(request, "grafana", tenant_id)
 
     @router.post("/api/v1/alerts", status_code=202, tags=["alerts"])
-    async def alerts(request: Request, tenant_id: str = Depends(tenant)) -> dict[str, Any]:
+    async def alerts(request: Request, tenant_id: str = Depends(tenant)) -> JSONResponse:
         """One `ballast ingest` line (an object with `text`) or a list of them."""
         body = await _json_body(request)
         return await accept(_line_signals(body, tenant_id, max_text), "api")

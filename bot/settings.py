@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     http_max_body: int = Field(default=4 * 1024 * 1024, gt=0, alias="BALLAST_HTTP_MAX_BODY")
     queue_max: int = Field(default=50_000, gt=0, alias="BALLAST_QUEUE_MAX")
     workers: int = Field(default=2, ge=1, le=32, alias="BALLAST_WORKERS")
-    worker_batch: int = Field(default=64, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
+    worker_batch: int = Field(default=32, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
     inbox_lease_seconds: float = Field(default=60.0, gt=0, alias="BALLAST_INBOX_LEASE_SECONDS")
 
     @property

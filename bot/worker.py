@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger("ballast.worker")
-BUSY_WINDOW, BUSY_BATCH, BUSY_PAUSE = 0.25, 8, 0.25
+FLOOD_RATE, FLOOD_HOLD, FLOOD_BATCH, FLOOD_PAUSE = 50.0, 3.0, 4, 1.0
 WARM_UP_ATTEMPTS = 15
 
 
@@ -36,7 +36,7 @@ class Processor(Protocol):
 
     def start(self) -> None: ...
     def stop(self, timeout: float = 10.0) -> bool: ...
-    def wake(self) -> None: ...
+    def wake(self, count: int = 1) -> None: ...
     def health(self) -> dict[str, str]: ...
 
 
@@ -50,17 +50,18 @@ class WorkerPool:
 
     def __init__(self, services: Services, report: Callable[[BatchReport], None] | None = None, *, threads: int = 2, batch: int = 64,
                  lease_seconds: float = 60.0, poll_seconds: float = 0.5,
-                 last_accept: Callable[[], float] | None = None) -> None:
+                 accepted: Callable[[], int] | None = None) -> None:
         self.services = services
         self.report = report or (lambda _: None)
         self.threads = threads
         self.batch = batch
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        self._accepted_at = 0.0
-        # When signals arrived within BUSY_WINDOW, take small batches with pauses between them:
-        # a batch holds SQLite's write lock and the GIL, and acknowledging comes first.
-        self.last_accept = last_accept or (lambda: self._accepted_at)
+        self._accepted = 0
+        # Signals acknowledged so far (by this process's HTTP side): their rate tells a flood.
+        self.accepted = accepted or (lambda: self._accepted)
+        self._rate_mark = (time.monotonic(), 0)
+        self._flood_until = 0.0
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.ready = threading.Event()  # set once the model and index are loaded
         self.failed: str | None = None  # why they could not be
@@ -93,12 +94,24 @@ class WorkerPool:
         self._threads.clear()
         return not alive
 
-    def wake(self) -> None:
-        self._accepted_at = time.monotonic()
+    def wake(self, count: int = 1) -> None:
+        self._accepted += count
         self._wake.set()
 
-    def busy(self) -> bool:
-        return time.monotonic() - self.last_accept() < BUSY_WINDOW
+    def flooded(self) -> bool:
+        """Is a flood on: more than FLOOD_RATE acknowledgements a second, within the last FLOOD_HOLD seconds?
+
+        The hold keeps a flood from flapping: a full batch in a lull would slow the acks, which
+        would look like a lull again.
+        """
+        now = time.monotonic()
+        since, before = self._rate_mark
+        if now - since >= 0.25:
+            total = self.accepted()
+            self._rate_mark = (now, total)
+            if (total - before) / (now - since) > FLOOD_RATE:
+                self._flood_until = now + FLOOD_HOLD
+        return now < self._flood_until
 
     def health(self) -> dict[str, str]:
         """Readiness of what the workers need: the vector index answers and the model is loaded."""
@@ -128,16 +141,19 @@ class WorkerPool:
                     return
 
     def _loop(self) -> None:
+        # During a flood of webhooks, decide only a trickle (FLOOD_BATCH every FLOOD_PAUSE): each
+        # batch holds SQLite's write lock and CPU that acknowledging needs more; the backlog is
+        # decided at full speed once the flood ebbs.
         while not self._stop.is_set():
-            busy = self.busy()
+            flood = self.flooded()
             try:
-                done = self.run_once(BUSY_BATCH if busy else None)
+                done = self.run_once(FLOOD_BATCH if flood else None)
             except Exception:
                 log.exception("worker batch failed; retrying after a pause")
                 done = 0
                 self._stop.wait(self.poll_seconds)
-            if busy and done:
-                self._stop.wait(BUSY_PAUSE)
+            if flood:
+                self._stop.wait(FLOOD_PAUSE)
             elif done == 0 and not self._stop.is_set():
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
@@ -147,7 +163,10 @@ class WorkerPool:
     def run_once(self, limit: int | None = None) -> int:
         """Claim one batch, decide it, mark it done; the number of rows taken (0: nothing to do)."""
         engine = self.services.engine
-        claimed = inbox.claim(engine, self.name, min(limit or self.batch, self.batch), self.lease_seconds)
+        size = self.batch if limit is None else min(limit, self.batch)
+        if size <= 0:
+            return 0
+        claimed = inbox.claim(engine, self.name, size, self.lease_seconds)
         if not claimed:
             return 0
         started = time.perf_counter()

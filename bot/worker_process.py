@@ -32,11 +32,11 @@ class ChildWorkers:
         ctx = mp.get_context("spawn")
         self.metrics, self.on_exit = metrics, on_exit
         self._stop, self._ready, self._wake = ctx.Event(), ctx.Event(), ctx.Event()
-        self._last_accept = ctx.Value("d", 0.0, lock=False)
+        self._accepted = ctx.Value("q", 0, lock=False)  # written by the event loop thread only
         self._index_ok = ctx.Value("b", 0, lock=False)
         self._reports: Any = ctx.Queue()
         self._proc = ctx.Process(target=child_main, name="ballast-workers", args=(
-            settings, self._stop, self._ready, self._wake, self._last_accept, self._index_ok, self._reports,
+            settings, self._stop, self._ready, self._wake, self._accepted, self._index_ok, self._reports,
             os.getpid()))
         self._relay = threading.Thread(target=self._relay_reports, name="ballast-metrics-relay", daemon=True)
         self._stopping = False
@@ -45,8 +45,8 @@ class ChildWorkers:
         self._proc.start()
         self._relay.start()
 
-    def wake(self) -> None:
-        self._last_accept.value = time.monotonic()
+    def wake(self, count: int = 1) -> None:
+        self._accepted.value += count
         if not self._wake.is_set():
             self._wake.set()
 
@@ -85,7 +85,7 @@ class ChildWorkers:
             self.metrics.apply(report)
 
 
-def child_main(settings: Settings, stop: Any, ready: Any, wake: Any, last_accept: Any, index_ok: Any,
+def child_main(settings: Settings, stop: Any, ready: Any, wake: Any, accepted: Any, index_ok: Any,
                reports: Any, parent_pid: int) -> None:
     """The child: build services, run the pool until the parent says stop (or is gone), close the stores."""
     from bot.app import build_services
@@ -96,13 +96,13 @@ def child_main(settings: Settings, stop: Any, ready: Any, wake: Any, last_accept
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = build_services(settings)
     pool = WorkerPool(services, reports.put, threads=settings.workers, batch=settings.worker_batch,
-                      lease_seconds=settings.inbox_lease_seconds, last_accept=lambda: float(last_accept.value))
+                      lease_seconds=settings.inbox_lease_seconds, accepted=lambda: int(accepted.value))
 
     def bridge() -> None:  # the parent's wake-ups, into the pool
         while not stop.is_set():
             if wake.wait(0.5):
                 wake.clear()
-                pool.wake()
+                pool.wake(0)
 
     threading.Thread(target=bridge, name="ballast-wake", daemon=True).start()
     pool.start()
