@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli import JsonOpt, emit, fail, run_guarded, services
 
 if TYPE_CHECKING:
     from bot.app import Services
     from retrieval.runbook_search import RunbookLibrary
 
 runbooks_app = typer.Typer(help="Index and search runbooks.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
 def _library(svc: Services) -> RunbookLibrary:
@@ -29,11 +29,13 @@ def _library(svc: Services) -> RunbookLibrary:
 
 
 def _read_queries(path: Path) -> list[tuple[Any, str]]:
+    from bot import cli  # imported late: bot.cli registers these commands
+
     queries: list[tuple[Any, str]] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc}")
+        cli.fail(f"cannot read {path}: {exc}")
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -54,15 +56,17 @@ def runbooks_index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder of runbooks: changed files re-embedded, unchanged skipped, deleted removed."""
+    from bot import cli  # imported late: bot.cli registers these commands
+
     if not directory.is_dir():
-        fail(f"{directory} is not a folder of runbooks")
-    svc = services()
+        cli.fail(f"{directory} is not a folder of runbooks")
+    svc = cli.services()
     try:
-        report = run_guarded(lambda: svc.index_runbooks(directory, lambda line: typer.echo(line, err=True)))
+        report = cli.run_guarded(lambda: svc.index_runbooks(directory, lambda line: typer.echo(line, err=True)))
     finally:
         svc.close()
     if as_json:
-        emit(report.to_json())
+        cli.emit(report.to_json())
     else:
         typer.echo(f"{report.indexed} runbooks, {report.chunks} chunks ({report.added} new, {report.updated} "
                    f"changed, {report.unchanged} unchanged, {report.removed} removed, {report.skipped} skipped)")
@@ -76,13 +80,15 @@ def runbooks_search(
     as_json: JsonOpt = False,
 ) -> None:
     """Best runbooks for a text, or for every line of a --queries file (one process for all)."""
+    from bot import cli  # imported late: bot.cli registers these commands
+
     if (text is None) == (queries is None):
-        fail("give either TEXT or --queries FILE", 2)
+        cli.fail("give either TEXT or --queries FILE", 2)
     batch = _read_queries(queries) if queries is not None else [(None, text or "")]
-    svc = services()
+    svc = cli.services()
     try:
-        library = run_guarded(lambda: _library(svc))
-        results = run_guarded(lambda: library.search_many([t for _, t in batch], top))
+        library = cli.run_guarded(lambda: _library(svc))
+        results = cli.run_guarded(lambda: library.search_many([t for _, t in batch], top))
     finally:
         svc.close()
     if not len(library):
@@ -90,7 +96,7 @@ def runbooks_search(
     for (qid, qtext), matches in zip(batch, results, strict=True):
         head = {"query": qtext} if queries is None else {"id": qid}
         if as_json:
-            emit({**head, "matches": [m.to_json() for m in matches]})
+            cli.emit({**head, "matches": [m.to_json() for m in matches]})
         else:
             typer.echo(f"{qid if queries is not None else qtext}")
             for m in matches:
@@ -104,18 +110,20 @@ def runbooks_outcome(
     as_json: JsonOpt = False,
 ) -> None:
     """Record how an intervention from a runbook went; successes lift its rank, failures lower it."""
+    from bot import cli  # imported late: bot.cli registers these commands
+
     from retrieval.runbook_store import record_outcome
 
-    svc = services()
+    svc = cli.services()
     try:
         library = _library(svc)
         if runbook not in library.titles:
-            fail(f"no indexed runbook is called {runbook!r}")
+            cli.fail(f"no indexed runbook is called {runbook!r}")
         wins, losses = record_outcome(svc.runbook_index, runbook, succeeded)
     finally:
         svc.close()
     row = {"runbook": runbook, "successes": wins, "failures": losses}
-    emit(row) if as_json else typer.echo(f"{runbook}: {wins} succeeded, {losses} failed")
+    cli.emit(row) if as_json else typer.echo(f"{runbook}: {wins} succeeded, {losses} failed")
 
 
 def ask(
@@ -123,15 +131,17 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer from the runbooks and past incidents, with citations (extractive without an LLM)."""
+    from bot import cli  # imported late: bot.cli registers these commands
+
     from retrieval.answer import answer_question
 
-    svc = services()
+    svc = cli.services()
     try:
-        answer = run_guarded(lambda: answer_question(svc, question))
+        answer = cli.run_guarded(lambda: answer_question(svc, question))
     finally:
         svc.close()
     if as_json:
-        emit(answer.to_json())
+        cli.emit(answer.to_json())
         return
     sys.stdout.write(answer.answer.rstrip() + "\n")
     for cite in answer.citations:
