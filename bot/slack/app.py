@@ -7,8 +7,7 @@ run on a copy of it). Slow work (intake, search, answers) runs in lazy listeners
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +16,14 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.app import Services
+from bot.intake import IngestResult
 from bot.settings import Settings
+from bot.slack.batcher import IntakeBatcher
 from bot.slack.posting import Poster
+from retrieval.signal import Signal
 
 log = logging.getLogger(__name__)
-RATE_LIMIT_RETRIES = 20  # a message waits out this many 429s (each Retry-After long) before failing
+RATE_LIMIT_RETRIES = 100  # a message waits out this many 429s (each Retry-After long) before failing
 
 
 class SlackConfigError(RuntimeError):
@@ -56,18 +58,19 @@ class SlackConfig:
 
 @dataclass
 class SlackDeps:
-    """What every listener closes over: the services, the poster, and the one intake lock."""
+    """What every listener closes over: the services, the poster, and the intake batcher."""
 
     services: Services
     poster: Poster
     config: SlackConfig
-    # One writer at a time through intake: the embedded vector index and SQLite both prefer it,
-    # and a batch of one signal is fast, so serialising costs little.
-    intake_lock: threading.Lock = field(default_factory=threading.Lock)
+    batcher: IntakeBatcher = field(init=False)
 
-    def ingest(self, signals: list[Any], ids: list[Any]) -> list[Any]:
-        with self.intake_lock:
-            return self.services.intake.process(signals, ids)
+    def __post_init__(self) -> None:
+        # Resolved per batch, not here: tests and the CLI may rebuild `services.intake`.
+        self.batcher = IntakeBatcher(lambda signals, ids: self.services.intake.process(signals, ids))
+
+    def ingest(self, signal: Signal, given_id: Any) -> IngestResult:
+        return self.batcher.ingest(signal, given_id)
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -82,9 +85,10 @@ def web_client(settings: Settings) -> WebClient:
                      retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)])
 
 
-def build_slack_app(services: Services, *, client: WebClient | None = None,
-                    token_verification_enabled: bool = True) -> App:
-    """The Bolt app for `services`; tests pass `token_verification_enabled=False` (no auth.test call)."""
+def build_slack_app(services: Services, *, client: WebClient | None = None, token_verification_enabled: bool = True,
+                    listener_executor: Executor | None = None) -> App:
+    """The Bolt app for `services`; tests pass `token_verification_enabled=False` (no auth.test call)
+    and their own executor, to wait for background work before they stop the fake Slack."""
     from bot.slack import actions, commands, messages
 
     settings = services.settings
@@ -98,7 +102,8 @@ def build_slack_app(services: Services, *, client: WebClient | None = None,
         client=client,
         process_before_response=False,
         token_verification_enabled=token_verification_enabled,
-        listener_executor=ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="slack"),
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.slack.bolt"),
     )
     deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings))

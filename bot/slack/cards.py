@@ -7,6 +7,7 @@ replaying an event (a Slack retry, a second worker) changes nothing that was alr
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -16,7 +17,7 @@ from bot.blocks.incident import card_text, duplicate_reply, incident_card, match
 from bot.blocks.views import IncidentView, SimilarIncident
 from bot.incidents import IncidentNotFound
 from bot.intake import IngestResult
-from bot.models import Incident
+from bot.models import Incident, SlackMessage
 from bot.slack.app import SlackDeps
 from bot.slack.posting import Posted, card_key, permalink
 from retrieval.fingerprint import masked_text, signal_kind
@@ -25,6 +26,7 @@ from retrieval.signal import Signal
 log = logging.getLogger(__name__)
 SIMILAR_LIMIT = 3
 SIMILAR_MIN = 0.5
+CARD_WAIT = 600.0  # seconds a repeat waits for its incident's card (a 429 storm can hold it that long)
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,16 @@ def similar_past(deps: SlackDeps, signal: Signal, exclude: int) -> tuple[Similar
         incident_id = int(hit.payload.get("incident_id", 0))
         if incident_id != exclude and hit.score >= SIMILAR_MIN:
             best[incident_id] = max(best.get(incident_id, 0.0), hit.score)
-    with Session(services.engine) as session:
+    with Session(services.engine, expire_on_commit=False) as session:
         live = repo.live_incidents(session, signal.tenant, list(best))
-        out: dict[int, SimilarIncident] = {}
-        for origin, incident in live.items():
-            if incident.id is None or incident.id == exclude or incident.status != "resolved" or incident.id in out:
-                continue
-            card = deps.poster.card(incident.id)
-            link = permalink(card.channel, card.ts) if card and card.ts else None
-            out[incident.id] = SimilarIncident(incident.id, incident.title, incident.status, best[origin], link)
+    # Card lookups open their own sessions: never while holding one (a full pool would deadlock).
+    out: dict[int, SimilarIncident] = {}
+    for origin, incident in live.items():
+        if incident.id is None or incident.id == exclude or incident.status != "resolved" or incident.id in out:
+            continue
+        card = deps.poster.card(incident.id)
+        link = permalink(card.channel, card.ts) if card and card.ts else None
+        out[incident.id] = SimilarIncident(incident.id, incident.title, incident.status, best[origin], link)
     return tuple(sorted(out.values(), key=lambda s: -s.similarity)[:SIMILAR_LIMIT])
 
 
@@ -105,6 +108,23 @@ def post_card(deps: SlackDeps, incident: Incident, channel: str, signal: Signal 
                                  kind="card", incident_id=incident.id)
 
 
+def ensure_card(deps: SlackDeps, incident: Incident, channel: str,
+                signal: Signal | None) -> tuple[SlackMessage | None, bool]:
+    """The incident's posted card, posting it if nobody has; waits while another thread posts it
+    (a repeat that arrives during a rate-limited post must still reach the thread)."""
+    assert incident.id is not None
+    deadline = time.monotonic() + CARD_WAIT
+    while True:
+        card = deps.poster.card(incident.id)
+        if card is not None:
+            return card, False
+        if post_card(deps, incident, channel, signal) is not None:
+            return deps.poster.card(incident.id), True
+        if time.monotonic() > deadline:
+            return None, False
+        time.sleep(0.1)  # claimed by another thread: its ts, or its released claim, shows up soon
+
+
 def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str, event_key: str) -> Published | None:
     """Show one intake result in `channel`: a new card, or a reply in the existing card's thread."""
     if result.incident_id is None:
@@ -112,15 +132,11 @@ def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str,
     incident = load_incident(deps, result.incident_id)
     if incident is None or incident.id is None:
         return None
-    card = deps.poster.card(incident.id)
-    new_card = False
+    card, new_card = ensure_card(deps, incident, channel, signal)
     if card is None or card.ts is None:
-        posted = post_card(deps, incident, channel, signal)
-        card = deps.poster.card(incident.id)
-        new_card = posted is not None
-        if card is None or card.ts is None:
-            return None  # another worker is posting this card right now
-    if result.decision == "duplicate" and not new_card:
+        log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, CARD_WAIT)
+        return None
+    if result.decision == "duplicate":  # even when this thread posted the card: the report goes in its thread
         view = incident_view(deps, incident)
         blocks = duplicate_reply(view, signal.text, result.similarity, view.link)
         deps.poster.post_once(f"dup:{incident.id}:{event_key}", card.channel, f"{view.ref}: another report",

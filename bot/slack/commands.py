@@ -18,6 +18,7 @@ from bot.slack.cards import publish
 from bot.slack.replying import report_failure, tell
 from retrieval.signal import Signal
 
+COMMANDS = ("/incident", "/runbook", "/budget", "/scorecard", "/risk", "/ballast")  # slack-manifest.yaml lists the same
 NOT_CONFIGURED = ("SLO scoring is not configured yet: `{command}` arrives with SLOs in `ballast.yaml`. "
                   "Until then, `/incident` and `/runbook` work; see `/ballast help`.")
 NO_RUNBOOKS = "No runbooks are indexed yet: run `ballast runbooks index DIR`, then try `/runbook` again."
@@ -48,7 +49,7 @@ def make_incident_worker(deps: SlackDeps) -> Callable[..., None]:
                 truncated=len(text) > deps.services.settings.max_text_chars,
                 extra={"slack_user": user, "slack_channel": channel},
             )
-            result = deps.ingest([signal], [command.get("trigger_id")])[0]
+            result = deps.ingest(signal, command.get("trigger_id"))
             published = publish(deps, signal, result, str(channel), event_key=str(command.get("trigger_id")))
         except SlackApiError as exc:
             if exc.response.get("error") in ("not_in_channel", "channel_not_found", "is_archived"):
@@ -60,7 +61,7 @@ def make_incident_worker(deps: SlackDeps) -> Callable[..., None]:
         except Exception:
             report_failure(client, respond, channel, user, "filing the incident")
             return
-        if published is not None and not published.new_card and result.decision == "duplicate":
+        if published is not None and result.decision == "duplicate":
             tell(client, respond, channel, user, f"Added to INC-{published.incident_id} (see its thread).")
 
     return file_incident

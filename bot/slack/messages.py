@@ -82,7 +82,7 @@ def file_message(deps: SlackDeps, event: dict[str, Any], team_id: str | None) ->
     signal = Signal(text=text[:limit], tenant=deps.config.tenant(team_id), source="slack",
                     external_id=f"message:{channel}:{ts}", truncated=len(text) > limit,
                     extra={"slack_user": event.get("user"), "slack_channel": channel})
-    result = deps.ingest([signal], [ts])[0]
+    result = deps.ingest(signal, ts)
     publish(deps, signal, result, channel, event_key=f"{channel}:{ts}")
 
 

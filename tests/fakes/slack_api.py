@@ -42,8 +42,7 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.state = FakeSlackState()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, name="fake-slack", daemon=True)
 
     @property
@@ -130,6 +129,11 @@ class FakeSlackAPI:
             return False
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of clients must not be reset by a full listen backlog
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -147,6 +151,13 @@ def _handler(api: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+            try:
+                self._serve()
+            except Exception as exc:  # a fake's bug must show up as a 500 naming it, not as a dropped connection
+                api.state.calls.append(Call("fake_error", {"error": repr(exc)}))
+                self._send(500, {"ok": False, "error": f"fake_error: {exc!r}"}, {})
+
+        def _serve(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
             parsed = urlparse(self.path)
             params: dict[str, Any] = dict(parse_qsl(parsed.query))

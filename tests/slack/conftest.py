@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -105,13 +106,16 @@ def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI) -> Iterator[Callable[..., SlackHarness]]:
     """A harness on services with these settings overrides (field names, e.g. dedup_human_threshold)."""
     clients: list[TestClient] = []
+    executors: list[ThreadPoolExecutor] = []
 
     def make(**overrides: Any) -> SlackHarness:
         services = make_services(
             None, slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
             slack_api_url=fake_slack.url, slack_intake_channels=INTAKE, slack_tenants=f"{TEAM}=acme", **overrides,
         )
-        bolt = build_slack_app(services, token_verification_enabled=False)
+        executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="test-slack")
+        executors.append(executor)
+        bolt = build_slack_app(services, token_verification_enabled=False, listener_executor=executor)
         web = FastAPI()
         mount_slack(web, bolt)
         client = TestClient(web)
@@ -122,6 +126,8 @@ def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI)
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+    for executor in executors:
+        executor.shutdown(wait=True)  # background replies finish before the fake Slack stops
 
 
 @pytest.fixture

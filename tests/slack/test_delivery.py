@@ -92,9 +92,13 @@ def test_repeat_report_in_intake_channel_goes_to_the_thread_once(slack: SlackHar
 
 
 def test_429_storm_loses_no_message(slack: SlackHarness, fake_slack: FakeSlackAPI, no_jitter: None) -> None:
+    slack.command("/ballast", "help")  # Bolt's first request calls auth.test: the storm is for the posts
+    wait_for(lambda: fake_slack.calls("auth.test"), what="auth.test")
     fake_slack.state.rate_limited = 30
-    texts = [f"service-{i} {word} failing health checks" for i, word in
-             enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"])]
+    texts = ["alpha checkout returns 502 to EU users", "bravo payments queue backlog keeps growing",
+             "charlie search index rebuild stuck", "delta ledger replication lag over an hour",
+             "echo TLS certificate expired on the gateway", "foxtrot auth tokens rejected after rotation",
+             "golf inventory sync job OOM killed", "hotel billing emails not being sent"]
     with ThreadPoolExecutor(8) as pool:
         acks = list(pool.map(lambda t: slack.command("/incident", t), texts))
     assert all(a.status_code == 200 for a in acks)
@@ -104,6 +108,20 @@ def test_429_storm_loses_no_message(slack: SlackHarness, fake_slack: FakeSlackAP
     assert len(posted) == len(texts)
     for text in texts:
         assert sum(text.split()[0] in p for p in posted) == 1
+
+
+def test_repeats_during_a_rate_limited_card_reach_its_thread(slack: SlackHarness, fake_slack: FakeSlackAPI,
+                                                             no_jitter: None) -> None:
+    slack.command("/ballast", "help")
+    wait_for(lambda: fake_slack.calls("auth.test"), what="auth.test")
+    fake_slack.state.rate_limited = 60  # the card's post waits out 60 429s while the repeats arrive
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: slack.command("/incident", "orders API returns 500 on checkout"), range(6)))
+    card = wait_for(lambda: [m for m in fake_slack.posts(CHANNEL) if not m.get("thread_ts")], timeout=30,
+                    what="the card")[0]
+    wait_for(lambda: len([m for m in fake_slack.posts(CHANNEL) if m.get("thread_ts") == card["ts"]]) == 5,
+             timeout=30, what="five thread replies")
+    assert len([m for m in fake_slack.posts(CHANNEL) if not m.get("thread_ts")]) == 1
 
 
 def test_retry_after_is_honoured(slack: SlackHarness, fake_slack: FakeSlackAPI, no_jitter: None) -> None:
