@@ -16,7 +16,7 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,11 @@ def _vector_stage(stream: Stream, i: int, points: list[int], incident_of: list[i
         gap = reports - last_report.get(incident, reports) if item.kind == "report" else 0
         score = pair_score(new, old, float(cosines[k]), lexical, gap)
         human_pair = human_pair or is_human(item.kind, old.kind)
+        conflict = identity_conflict(new, old) or (incident in best and best[incident].identity_conflict)
         if incident not in best or score > best[incident].score:
-            best[incident] = Candidate(incident, "open", float(cosines[k]), score, identity_conflict(new, old))
+            best[incident] = Candidate(incident, "open", float(cosines[k]), score, conflict)
+        elif conflict:
+            best[incident] = replace(best[incident], identity_conflict=True)
     decision = classify(list(best.values()), human if human_pair else machine)
     return decision.incident_id if decision.decision == "duplicate" else None
 

@@ -232,8 +232,12 @@ class Intake:
             lexical = term_overlap(new.terms, old.terms, weight) if new.terms and old.terms else 0.0
             score = pair_score(new, old, cosine, lexical, gaps.get(int(payload["incident_id"]), 0))
             incident_id = int(payload["incident_id"])
+            # An incident that holds an alert about another entity is barred, whatever else matches.
+            conflict = identity_conflict(new, old) or (incident_id in best and best[incident_id][2])
             if incident_id not in best or score > best[incident_id][1]:
-                best[incident_id] = (cosine, score, identity_conflict(new, old), old.kind)
+                best[incident_id] = (cosine, score, conflict, old.kind)
+            elif conflict:
+                best[incident_id] = (*best[incident_id][:2], True, best[incident_id][3])
         live = repo.live_incidents(session, item.signal.tenant, list(best))
         candidates: dict[int, Candidate] = {}
         human = item.kind == "report"

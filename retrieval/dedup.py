@@ -107,8 +107,17 @@ def report_score(cosine: float, lexical: float, cues: float, gap: int = 0) -> fl
 
 
 def identity_conflict(new: Evidence, old: Evidence) -> bool:
-    """Two alerts whose label identities both exist and differ are never the same incident."""
-    return bool(new.identity and old.identity and new.identity != old.identity)
+    """Two alerts about different entities are never the same incident, nor is anything joining them.
+
+    The entity is the label identity when both have one; for alerts keyed by text (pasted or
+    forwarded), two copies of one template with a word changed (a region, a day, a namespace).
+    """
+    if new.identity and old.identity:
+        return new.identity != old.identity
+    if new.kind == old.kind == "alert" and not (new.identity or old.identity):
+        shared, differs = template_alignment(list(new.tokens), list(old.tokens))
+        return shared >= COPY_RATIO and differs
+    return False
 
 
 def classify(candidates: list[Candidate], thresholds: Thresholds) -> Decision:

@@ -76,3 +76,13 @@ def test_raised_severity_steps_up() -> None:
     assert raised_severity("info") == "warning"
     assert raised_severity("critical") == "critical"
     assert raised_severity("odd") == "critical"
+
+
+def test_pasted_alert_copies_with_a_changed_word_are_different_entities() -> None:
+    mon = ev("alert", "[FIRING:1] QueueLag prod-eu\ngroup=ingest lag 900 msgs\nfired Mon 10:00")
+    wed = ev("alert", "[FIRING:1] QueueLag prod-eu\ngroup=ingest lag 700 msgs\nfired Wed 09:00")
+    again = ev("alert", "[FIRING:1] QueueLag prod-eu\ngroup=ingest lag 950 msgs\nfired Mon 10:05")
+    assert identity_conflict(mon, wed)
+    assert not identity_conflict(mon, again)
+    # A report is never an entity conflict: it is judged on meaning.
+    assert not identity_conflict(mon, ev("report", "queue lag on prod-eu again, monday's problem?"))
