@@ -1,13 +1,14 @@
 """`ballast demo`: a realistic morning of alerts and chat reports, folded into incidents on the embedded defaults.
 
 It runs on whatever data dir it is given (a fresh one shows the whole story), indexes the
-bundled runbooks when runbook search is available, ingests `demo_data/stream.jsonl` through the
+configured runbook folders (by default the bundled ones), ingests `demo_data/stream.jsonl` through the
 same intake as every other entry point, and prints what the incident channel would see.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ def run_demo(svc: Services, *, as_json: bool = False, console: Console | None = 
     if not as_json:
         console.print(Panel.fit(f"Ballast demo: {len(signals)} alerts, logs and chat reports from one morning\n"
                                 f"data dir: {svc.settings.home}", style="bold"))
+    for folder in svc.settings.runbook_folders:
+        report = svc.index_runbooks(folder, lambda line: print(f"runbooks: {line}", file=sys.stderr))
+        if not as_json:
+            console.print(f"[dim]runbooks: {report.indexed} from {folder} ({report.chunks} sections)[/dim]")
     results: list[IngestResult] = []
     titles: dict[int, str] = {}
     for signal in signals:  # one at a time, as they would arrive

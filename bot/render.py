@@ -16,13 +16,13 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 def incident_table(rows: list[dict[str, Any]], title: str = "Incidents") -> None:
     table = Table(title=title, show_lines=False)
-    table.add_column("id", justify="right")
-    table.add_column("status", no_wrap=True)
+    table.add_column("id", justify="right", no_wrap=True, min_width=3)
+    table.add_column("status", no_wrap=True, min_width=8)
     table.add_column("sev", no_wrap=True)
-    table.add_column("×", justify="right")
+    table.add_column("×", justify="right", no_wrap=True, min_width=2)
     table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=44)
     table.add_column("runbook", overflow="ellipsis", no_wrap=True, max_width=28)
-    table.add_column("seen", no_wrap=True)
+    table.add_column("seen", no_wrap=True, min_width=5)
     for row in rows:
         status = row["status"]
         if row.get("regression_of"):
