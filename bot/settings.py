@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -56,8 +57,20 @@ class Settings(BaseSettings):
     http_max_body: int = Field(default=4 * 1024 * 1024, gt=0, alias="BALLAST_HTTP_MAX_BODY")
     queue_max: int = Field(default=50_000, gt=0, alias="BALLAST_QUEUE_MAX")
     workers: int = Field(default=2, ge=1, le=32, alias="BALLAST_WORKERS")
-    worker_batch: int = Field(default=32, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
+    worker_batch: int = Field(default=16, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
     inbox_lease_seconds: float = Field(default=60.0, gt=0, alias="BALLAST_INBOX_LEASE_SECONDS")
+
+    # Runbook folders that `ballast demo` and `ballast serve` index at start (os.pathsep-separated);
+    # unset: the runbooks bundled with Ballast.
+    runbook_dirs: str | None = Field(default=None, alias="BALLAST_RUNBOOK_DIRS")
+
+    @property
+    def runbook_folders(self) -> list[Path]:
+        if self.runbook_dirs:
+            return [Path(p) for p in self.runbook_dirs.split(os.pathsep) if p.strip()]
+        from retrieval.assets import bundled_runbooks
+
+        return [bundled_runbooks()]
 
     @property
     def resolved_database_url(self) -> str:
