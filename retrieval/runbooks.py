@@ -157,11 +157,11 @@ def parse_runbook(runbook_id: str, text: str) -> Runbook:
         if not txt and path:
             continue
         section = " > ".join(path) or title
-        for piece in _windows(txt):
-            if len(chunks) >= MAX_CHUNKS:
-                warnings.append(f"more than {MAX_CHUNKS} sections: the rest is not indexed")
-                break
-            chunks.append(Chunk(runbook_id, len(chunks), section, piece))
+        base = len(chunks)
+        chunks.extend([Chunk(runbook_id, base + i, section, piece) for i, piece in enumerate(_windows(txt))])
+    if len(chunks) > MAX_CHUNKS:
+        warnings.append(f"{len(chunks)} sections: only the first {MAX_CHUNKS} are indexed")
+        chunks = chunks[:MAX_CHUNKS]
     if not chunks and not body.strip() and not meta:
         raise RunbookFileError("empty file")
     if not chunks:

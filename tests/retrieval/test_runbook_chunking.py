@@ -101,7 +101,9 @@ def test_a_huge_file_is_cut_and_reported(tmp_path: Path) -> None:
     assert path.stat().st_size > 5_000_000
     book = read_runbook(path, tmp_path)
     assert any("only the first" in w for w in book.warnings)
-    assert any("sections" in w for w in book.warnings)
+    cut = [w for w in book.warnings if "sections" in w]
+    assert len(cut) == 1 and cut[0].endswith("sections: only the first 300 are indexed")
+    assert [c.ordinal for c in book.chunks] == list(range(300))
     assert sum(len(c.text) for c in book.chunks) <= MAX_BYTES
 
 
