@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger("ballast.worker")
-FLOOD_RATE, FLOOD_HOLD, FLOOD_BATCH, FLOOD_PAUSE = 50.0, 3.0, 4, 1.0
+FLOOD_RATE, FLOOD_HOLD, FLOOD_DEFER = 200.0, 2.0, 30.0
 WARM_UP_ATTEMPTS = 15
 
 
@@ -61,7 +61,7 @@ class WorkerPool:
         # Signals acknowledged so far (by this process's HTTP side): their rate tells a flood.
         self.accepted = accepted or (lambda: self._accepted)
         self._rate_mark = (time.monotonic(), 0)
-        self._flood_until = 0.0
+        self._flood_start = self._flood_until = 0.0
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.ready = threading.Event()  # set once the model and index are loaded
         self.failed: str | None = None  # why they could not be
@@ -98,11 +98,13 @@ class WorkerPool:
         self._accepted += count
         self._wake.set()
 
-    def flooded(self) -> bool:
-        """Is a flood on: more than FLOOD_RATE acknowledgements a second, within the last FLOOD_HOLD seconds?
+    def deferring(self) -> bool:
+        """Hold decisions back: webhooks are flooding in, and the flood began under FLOOD_DEFER seconds ago.
 
-        The hold keeps a flood from flapping: a full batch in a lull would slow the acks, which
-        would look like a lull again.
+        A flood is more than FLOOD_RATE acknowledgements a second (more than intake decides) and
+        lasts until FLOOD_HOLD seconds pass without one, so it does not flap. Deferring absorbs
+        a burst: acknowledging gets the CPU and SQLite's write lock, and the backlog is decided
+        right after. A flood that outlasts FLOOD_DEFER is decided while it goes on.
         """
         now = time.monotonic()
         since, before = self._rate_mark
@@ -110,8 +112,10 @@ class WorkerPool:
             total = self.accepted()
             self._rate_mark = (now, total)
             if (total - before) / (now - since) > FLOOD_RATE:
+                if now >= self._flood_until:
+                    self._flood_start = now
                 self._flood_until = now + FLOOD_HOLD
-        return now < self._flood_until
+        return now < self._flood_until and now - self._flood_start < FLOOD_DEFER
 
     def health(self) -> dict[str, str]:
         """Readiness of what the workers need: the vector index answers and the model is loaded."""
@@ -141,20 +145,17 @@ class WorkerPool:
                     return
 
     def _loop(self) -> None:
-        # During a flood of webhooks, decide only a trickle (FLOOD_BATCH every FLOOD_PAUSE): each
-        # batch holds SQLite's write lock and CPU that acknowledging needs more; the backlog is
-        # decided at full speed once the flood ebbs.
         while not self._stop.is_set():
-            flood = self.flooded()
+            if self.deferring():
+                self._stop.wait(0.25)
+                continue
             try:
-                done = self.run_once(FLOOD_BATCH if flood else None)
+                done = self.run_once()
             except Exception:
                 log.exception("worker batch failed; retrying after a pause")
                 done = 0
                 self._stop.wait(self.poll_seconds)
-            if flood:
-                self._stop.wait(FLOOD_PAUSE)
-            elif done == 0 and not self._stop.is_set():
+            if done == 0 and not self._stop.is_set():
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 
