@@ -32,7 +32,7 @@ WARM_UP_ATTEMPTS = 15
 
 
 class Processor(Protocol):
-    """What the HTTP app needs of a worker pool, in this process (WorkerPool) or another (bot/serve.py)."""
+    """What the HTTP app needs of a worker pool, in this process (WorkerPool) or a child (bot/worker_process.py)."""
 
     def start(self) -> None: ...
     def stop(self, timeout: float = 10.0) -> bool: ...
