@@ -20,7 +20,7 @@ from retrieval.lexical import BM25, tokens
 from retrieval.runbook_store import CHUNK_KIND, SUMMARY_KIND, StoredChunk, load_chunks, load_feedback
 
 LEXICAL_WEIGHT = 0.5  # equal say for words and meaning (bench/runbook_search.py compares)
-DENSE_CANDIDATES = 100  # chunks (and, separately, summaries) fetched per query
+DENSE_CANDIDATES = 64  # chunks (and, separately, summaries) fetched per query
 LEXICAL_CANDIDATES = 100
 MIN_DENSE = 0.30  # MiniLM cosines of unrelated texts stay below this
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
