@@ -91,6 +91,16 @@ class Services:
             self.intake.runbooks = self.runbook_library
         return result
 
+    def record_runbook_outcome(self, runbook: str, succeeded: bool) -> tuple[int, int]:
+        """Count how an intervention from `runbook` went (it nudges the runbook's rank); returns the totals."""
+        from retrieval.runbook_store import record_outcome
+
+        totals = record_outcome(self.runbook_index, runbook, succeeded)
+        library = self.__dict__.get("runbook_library")
+        if library is not None:
+            library.feedback[runbook] = totals
+        return totals
+
     def close(self) -> None:
         for index in self._opened:
             index.close()

@@ -112,14 +112,12 @@ def runbooks_outcome(
     """Record how an intervention from a runbook went; successes lift its rank, failures lower it."""
     from bot import cli  # imported late: bot.cli registers these commands
 
-    from retrieval.runbook_store import record_outcome
-
     svc = cli.services()
     try:
         library = _library(svc)
         if runbook not in library.titles:
             cli.fail(f"no indexed runbook is called {runbook!r}")
-        wins, losses = record_outcome(svc.runbook_index, runbook, succeeded)
+        wins, losses = svc.record_runbook_outcome(runbook, succeeded)
     finally:
         svc.close()
     row = {"runbook": runbook, "successes": wins, "failures": losses}

@@ -69,3 +69,13 @@ def test_cli_shapes_with_the_real_model(tmp_path: Path) -> None:
     answer = run("ask", "why are pods in CrashLoopBackOff?", "--json")[0]
     assert set(answer) >= {"answer", "citations", "model"} and answer["model"] is None
     assert answer["citations"][0]["runbook"] == "kubernetes/KubePodCrashLooping"  # type: ignore[index]
+
+
+def test_outcomes_recorded_through_services_reach_the_loaded_library(make_services: Callable[..., Services]) -> None:
+    svc = make_services()
+    index_bundled(svc)
+    library = svc.runbook_library
+    assert library is not None
+    assert svc.record_runbook_outcome("kubernetes/KubePodCrashLooping", succeeded=True) == (1, 0)
+    assert svc.record_runbook_outcome("kubernetes/KubePodCrashLooping", succeeded=False) == (1, 1)
+    assert library.feedback["kubernetes/KubePodCrashLooping"] == (1, 1)
