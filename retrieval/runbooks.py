@@ -76,7 +76,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
         meta = yaml.safe_load(block)
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" (line {line + 2})" if line is not None else ""
+        where = f" (line {line + 1})" if line is not None else ""
         return {}, body, f"front matter is not valid YAML{where}: indexed without it"
     if meta is None:
         return {}, body, None
