@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.drain_baseline import pairwise
-from bot.intake import REPORT_SEARCH_LIMIT, SEARCH_LIMIT, Prepared, prepare
+from bot.candidates import REPORT_SEARCH_LIMIT, SEARCH_LIMIT, Prepared, prepare
 from retrieval import dedup
 from retrieval.cues import idf, term_overlap
 from retrieval.dedup import Candidate, Thresholds, classify, identity_conflict, is_human, pair_score

@@ -8,9 +8,7 @@ database stays the source of truth and a crash never leaves an acknowledged sign
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,23 +17,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot import incidents as repo
+from bot.candidates import (MASKED_CHARS, REPORT_SEARCH_LIMIT, SEARCH_LIMIT, CandidateFinder, DedupPolicy,
+                            Prepared, prepare)
 from bot.models import Incident, SignalRecord
-from sqlmodel import col, func, select
-from retrieval.cues import content_terms, extract_cues, idf, term_overlap
-from retrieval.dedup import (Candidate, Decision, Evidence, Thresholds, classify, identity_conflict, is_human,
-                             pair_score, raised_severity)
+from retrieval.dedup import Decision, Evidence, classify, pair_score, raised_severity
 from retrieval.embedder import Embedder
-from retrieval.fingerprint import Kind, digest, label_identity, masked_text, signal_kind, text_fingerprint
+from retrieval.fingerprint import digest
 from retrieval.index import IndexPoint, VectorIndex, point_id
-from retrieval.masking import clean_chat, template_tokens
+from retrieval.masking import clean_chat
 from retrieval.signal import Signal
 
-SEARCH_LIMIT = 16
-# Reports paraphrase each other, so the true match can sit far down the cosine ranking.
-REPORT_SEARCH_LIMIT = 64
-RECENT_REPORTS = 200
-# Masked text kept with each vector for template comparison; longer lines keep their head.
-MASKED_CHARS = 4000
+# Re-exported: callers and benches import these from here.
+__all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy", "IngestResult", "Intake",
+           "Prepared", "prepare"]
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -44,30 +38,6 @@ _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "
 class RunbookMatcher(Protocol):
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
                      annotations: dict[str, str]) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class DedupPolicy:
-    machine: Thresholds
-    human: Thresholds
-
-    def for_pair(self, a: str, b: str) -> Thresholds:
-        return self.human if is_human(a, b) else self.machine
-
-
-@dataclass(frozen=True)
-class Prepared:
-    signal: Signal
-    kind: Kind
-    masked: str
-    fingerprint: str
-    identity: str | None
-    cues: dict[str, list[str]]
-    terms: tuple[str, ...] = ()
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, tuple(template_tokens(self.masked)), self.identity, self.cues, self.terms)
 
 
 @dataclass(frozen=True)
@@ -97,22 +67,9 @@ class IngestResult:
         return out
 
 
-def prepare(signal: Signal) -> Prepared:
-    kind = signal_kind(signal.text, signal.labels, signal.source)
-    masked = masked_text(signal.text, kind)
-    identity = label_identity(signal.labels)
-    fingerprint = signal.fingerprint_hint or identity or text_fingerprint(masked, kind)
-    if kind == "log":
-        return Prepared(signal, kind, masked, fingerprint, identity, {})
-    # Reports, and alerts that a report may be compared with, carry the cues a person uses.
-    text = clean_chat(signal.text)
-    return Prepared(signal, kind, masked, fingerprint, identity, extract_cues(text), tuple(content_terms(text)))
-
-
-def _evidence(payload: dict[str, Any]) -> Evidence:
-    """The stored side of a comparison, read back from a vector's payload."""
-    return Evidence(str(payload.get("kind", "log")), tuple(template_tokens(str(payload.get("masked", "")))),
-                    payload.get("identity") or None, payload.get("cues") or {}, tuple(payload.get("terms") or ()))
+def _pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float, gap: int) -> float:
+    # Looked up on each call, so a test can pin `bot.intake.pair_score`.
+    return pair_score(new, old, cosine, lexical, gap)
 
 
 def _severity(signal: Signal) -> str:
@@ -142,8 +99,7 @@ class Intake:
         self.policy = policy
         self.runbooks = runbooks
         self._tenants: set[str] = set()
-        # Per tenant: how many reports contain each term, for IDF weights (loaded on first use).
-        self._term_counts: dict[str, tuple[Counter[str], list[int]]] = {}
+        self._finder = CandidateFinder(index, policy, _pair_score)
 
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
@@ -212,91 +168,13 @@ class Intake:
         return IngestResult(given_id, record.decision, record.incident_id, record.similarity,
                             candidate=record.candidate_id, replayed=True)
 
-    def _candidates(self, session: Session, item: Prepared, vector: np.ndarray,
-                    local: list[IndexPoint]) -> tuple[list[Candidate], Thresholds]:
-        tenant = item.signal.tenant
-        limit = REPORT_SEARCH_LIMIT if item.kind == "report" else SEARCH_LIMIT
-        hits = [(h.score, h.payload) for h in self.index.search(vector, limit, {"tenant": tenant})]
-        # Points decided earlier in this batch are not in the index until the batch commits.
-        mine = [p for p in local if p.payload["tenant"] == tenant]
-        if mine:
-            scores = np.stack([p.vector for p in mine]) @ vector
-            for k in np.argsort(-scores)[:limit]:
-                hits.append((float(scores[k]), mine[k].payload))
-        new = item.evidence
-        weight = self._idf(tenant)
-        gaps = self._report_gaps(session, tenant, {int(p["incident_id"]) for _, p in hits}) if item.kind == "report" else {}
-        best: dict[int, tuple[float, float, bool, str]] = {}
-        for cosine, payload in hits:
-            old = _evidence(payload)
-            lexical = term_overlap(new.terms, old.terms, weight) if new.terms and old.terms else 0.0
-            score = pair_score(new, old, cosine, lexical, gaps.get(int(payload["incident_id"]), 0))
-            incident_id = int(payload["incident_id"])
-            # An incident that holds an alert about another entity is barred, whatever else matches.
-            conflict = identity_conflict(new, old) or (incident_id in best and best[incident_id][2])
-            if incident_id not in best or score > best[incident_id][1]:
-                best[incident_id] = (cosine, score, conflict, old.kind)
-            elif conflict:
-                best[incident_id] = (*best[incident_id][:2], True, best[incident_id][3])
-        live = repo.live_incidents(session, item.signal.tenant, list(best))
-        candidates: dict[int, Candidate] = {}
-        human = item.kind == "report"
-        for origin, (cosine, score, conflict, kind) in best.items():
-            incident = live.get(origin)
-            if incident is None or incident.id is None:
-                continue
-            human = human or is_human(item.kind, kind)
-            previous = candidates.get(incident.id)
-            if previous is None or score > previous.score:
-                candidates[incident.id] = Candidate(incident.id, incident.status, cosine, score, conflict)
-        return list(candidates.values()), self.policy.human if human else self.policy.machine
-
-    def _idf(self, tenant: str) -> Callable[[str], float]:
-        """IDF weights over the tenant's reports, counted once from the index and then kept current."""
-        if tenant not in self._term_counts:
-            counts: Counter[str] = Counter()
-            stored = self.index.payloads({"tenant": tenant, "kind": "report"})
-            for _, payload in stored:
-                counts.update(set(payload.get("terms") or ()))
-            self._term_counts[tenant] = (counts, [len(stored)])
-        counts, total = self._term_counts[tenant]
-        return lambda term: idf(counts[term], total[0])
-
-    def _count_terms(self, item: Prepared) -> None:
-        if item.kind == "report":
-            counts, total = self._term_counts.setdefault(item.signal.tenant, (Counter(), [0]))
-            counts.update(set(item.terms))
-            total[0] += 1
-
-    @staticmethod
-    def _report_gaps(session: Session, tenant: str, incident_ids: set[int]) -> dict[int, int]:
-        """Per incident: how many reports the tenant received since that incident's last signal.
-
-        Counted over the latest RECENT_REPORTS reports only: past that the staleness is saturated.
-        """
-        if not incident_ids:
-            return {}
-        last = session.exec(
-            select(SignalRecord.incident_id, func.max(SignalRecord.id))
-            .where(SignalRecord.tenant == tenant, col(SignalRecord.incident_id).in_(incident_ids))
-            .group_by(SignalRecord.incident_id)).all()
-        recent = session.exec(
-            select(SignalRecord.id).where(SignalRecord.tenant == tenant, SignalRecord.kind == "report")
-            .order_by(col(SignalRecord.id).desc()).limit(RECENT_REPORTS)).all()
-        ascending = sorted(int(i) for i in recent if i is not None)
-        # Every report newer than an incident's last signal is in `recent`, or there are more than
-        # RECENT_REPORTS of them and the count saturates there.
-        return {int(incident_id): len(ascending) - bisect_right(ascending, int(last_id))
-                for incident_id, last_id in last if incident_id is not None and last_id is not None}
-
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
                     given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
         tenant = signal.tenant
-        self._idf(tenant)
-        self._count_terms(item)
+        self._finder.count(item)
         incident = repo.open_by_key(session, tenant, item.fingerprint)
         decision: Decision
         if incident is not None:
@@ -308,7 +186,7 @@ class Intake:
             else:
                 if vector is None:
                     vector = self.embedder.embed([item.masked])[0]
-                candidates, thresholds = self._candidates(session, item, vector, local)
+                candidates, thresholds = self._finder.candidates(session, item, vector, local)
                 decision = classify(candidates, thresholds)
 
         if decision.decision == "duplicate" and decision.incident_id is not None:
@@ -321,12 +199,7 @@ class Intake:
         self._store_signal(session, item, incident, decision, idem, now, seen)
         point = None
         if vector is not None and incident.id is not None:
-            payload: dict[str, Any] = {"tenant": tenant, "incident_id": incident.id, "kind": item.kind,
-                                       "identity": item.identity or "", "masked": item.masked[:MASKED_CHARS]}
-            if item.cues:
-                payload["cues"] = item.cues
-            if item.terms:
-                payload["terms"] = list(item.terms)
+            payload = item.payload(incident.id)
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)
