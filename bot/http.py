@@ -165,7 +165,7 @@ def create_app(services: Services, *, start_workers: bool = True,
         yield
         await run_in_threadpool(writer.stop)
         if start_workers:
-            await run_in_threadpool(workers.stop, 8.0)
+            await run_in_threadpool(workers.stop, 5.0)  # with uvicorn's 4 s: inside docker stop's 10 s
 
     app = FastAPI(title="Ballast", version="0.1.0", lifespan=lifespan,
                   description="Incident co-pilot: webhooks in, deduplicated incidents out (docs/http.md).")

@@ -50,7 +50,7 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         except (KeyConfigError, RetrievalError) as exc:
             raise ServeError(str(exc)) from exc
         config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
-                                timeout_graceful_shutdown=5, lifespan="on", server_header=False)
+                                timeout_graceful_shutdown=4, lifespan="on", server_header=False)
         server = uvicorn.Server(config)
         # uvicorn re-raises the signal it caught once it has shut down; with these handlers in
         # place that re-raise is a no-op and the process ends with status 0 instead of 143.

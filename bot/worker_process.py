@@ -119,5 +119,5 @@ def child_main(settings: Settings, stop: Any, ready: Any, wake: Any, accepted: A
             if pool.failed:
                 raise SystemExit(1)
     finally:
-        pool.stop(8.0)
+        pool.stop(4.0)
         services.close()
