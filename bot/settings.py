@@ -42,8 +42,10 @@ class Settings(BaseSettings):
     # Embedding backend: "onnx" (int8 export of all-MiniLM-L6-v2 on onnxruntime, the default)
     # or "sentence-transformers" (the PyTorch model). bench/embedder.py measures both.
     embedder: str = Field(default="onnx", alias="BALLAST_EMBEDDER")
-    # Dedup thresholds per kind of source, on the combined similarity of retrieval/dedup.py.
-    # Defaults were picked by measurement on the development set (bench/calibrate.py).
+    # Dedup thresholds per kind of source, on the pair score of retrieval/dedup.py. Machine: the
+    # share of equal template positions (Drain's similarity; alerts score 0 or 1), flat from 0.5
+    # to 0.75 on the dev logs, so 0.70. Human: 0.5 cosine + 0.5 IDF term overlap + cues -
+    # staleness, a narrow optimum at 0.25 on the dev chat reports. `python -m bench.calibrate`.
     dedup_machine_threshold: float = Field(default=0.70, alias="BALLAST_DEDUP_MACHINE_THRESHOLD")
     dedup_machine_candidate: float = Field(default=0.50, alias="BALLAST_DEDUP_MACHINE_CANDIDATE")
     dedup_human_threshold: float = Field(default=0.25, alias="BALLAST_DEDUP_HUMAN_THRESHOLD")
