@@ -20,7 +20,7 @@ from bot import incidents as repo
 from bot.models import SignalRecord
 from retrieval.cues import content_terms, extract_cues, idf, term_overlap
 from retrieval.dedup import Candidate, Evidence, Thresholds, identity_conflict, is_human, pair_score
-from retrieval.fingerprint import Kind, label_identity, masked_text, signal_kind, text_fingerprint
+from retrieval.fingerprint import CHAT_SOURCES, Kind, label_identity, masked_text, signal_kind, text_fingerprint
 from retrieval.index import IndexPoint, VectorIndex
 from retrieval.masking import clean_chat, template_tokens
 from retrieval.signal import Signal
@@ -68,8 +68,9 @@ class Prepared:
         return out
 
 
-def prepare(signal: Signal) -> Prepared:
-    kind = signal_kind(signal.text, signal.labels, signal.source)
+def prepare(signal: Signal, kind: Kind | None = None) -> Prepared:
+    """The comparison inputs of a signal; `kind` overrides what its text and source suggest."""
+    kind = kind or signal_kind(signal.text, signal.labels, signal.source)
     masked = masked_text(signal.text, kind)
     identity = label_identity(signal.labels)
     fingerprint = signal.fingerprint_hint or identity or text_fingerprint(masked, kind)
@@ -78,6 +79,26 @@ def prepare(signal: Signal) -> Prepared:
     # Reports, and alerts that a report may be compared with, carry the cues a person uses.
     text = clean_chat(signal.text)
     return Prepared(signal, kind, masked, fingerprint, identity, extract_cues(text), tuple(content_terms(text)))
+
+
+def stream_kinds(session: Session, prepared: list[Prepared]) -> list[Prepared]:
+    """Prose from a log stream is still a log event ("The service entered the running state").
+
+    A named source whose signals so far, this batch included, are mostly log lines is a log
+    stream: its prose-looking lines are compared as log templates, never on meaning.
+    """
+    streams = {(p.signal.tenant, p.signal.source) for p in prepared if p.kind == "report" and p.signal.source
+               and p.signal.source.lower() not in CHAT_SOURCES}
+    log_streams: set[tuple[str, str | None]] = set()
+    for tenant, source in streams:
+        kinds = Counter(p.kind for p in prepared if (p.signal.tenant, p.signal.source) == (tenant, source))
+        rows = session.exec(select(SignalRecord.kind, func.count()).where(
+            SignalRecord.tenant == tenant, SignalRecord.source == source).group_by(SignalRecord.kind)).all()
+        kinds.update({str(kind): int(n) for kind, n in rows})
+        if kinds["log"] > kinds["report"]:
+            log_streams.add((tenant, source))
+    return [prepare(p.signal, "log") if p.kind == "report" and (p.signal.tenant, p.signal.source) in log_streams
+            else p for p in prepared]
 
 
 def stored_evidence(payload: dict[str, Any]) -> Evidence:

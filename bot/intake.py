@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot import incidents as repo
 from bot.candidates import (MASKED_CHARS, REPORT_SEARCH_LIMIT, SEARCH_LIMIT, CandidateFinder, DedupPolicy,
-                            Prepared, prepare)
+                            Prepared, prepare, stream_kinds)
 from bot.models import Incident, SignalRecord
 from retrieval.dedup import Decision, Evidence, classify, pair_score, raised_severity
 from retrieval.embedder import Embedder
@@ -106,6 +106,7 @@ class Intake:
         prepared = [prepare(s) for s in items]
         idem = [self._idempotency_key(p.signal) for p in prepared]
         with Session(self.engine, expire_on_commit=False) as session:
+            prepared = stream_kinds(session, prepared)
             repo.ensure_tenants(session, (p.signal.tenant for p in prepared), self._tenants)
             stored = self._already_stored(session, prepared, idem)
             vectors = self._vectors(session, prepared, stored)
