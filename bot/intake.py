@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import incidents as repo
@@ -30,6 +31,8 @@ from retrieval.signal import Signal
 # Re-exported: callers and benches import these from here.
 __all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy", "IngestResult", "Intake",
            "Prepared", "prepare"]
+# A batch that loses a race on a unique key is decided again from the winner's rows.
+MAX_ATTEMPTS = 3
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -104,6 +107,22 @@ class Intake:
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
         prepared = [prepare(s) for s in items]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                results, local = self._decide_and_store(prepared, ids)
+                break
+            except IntegrityError:
+                # Another writer stored one of these signals first (a retried delivery racing its
+                # original). Nothing of this batch was kept; the next attempt reads their rows and
+                # answers those signals as replays.
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        self.index.upsert(local)
+        self.index.flush()
+        return results
+
+    def _decide_and_store(self, prepared: list[Prepared],
+                          ids: Sequence[Any]) -> tuple[list[IngestResult], list[IndexPoint]]:
         idem = [self._idempotency_key(p.signal) for p in prepared]
         with Session(self.engine, expire_on_commit=False) as session:
             prepared = stream_kinds(session, prepared)
@@ -123,9 +142,7 @@ class Intake:
                 if idem[i] is not None:
                     stored[idem[i]] = None  # a repeat later in this batch is a replay, not a new signal
             session.commit()
-        self.index.upsert(local)
-        self.index.flush()
-        return results
+        return results, local
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -133,7 +150,7 @@ class Intake:
     def _idempotency_key(signal: Signal) -> str | None:
         if signal.external_id is None:
             return None
-        return digest("signal", signal.source or "", signal.external_id, signal.text)
+        return digest("signal", signal.tenant, signal.source or "", signal.external_id, signal.text)
 
     def _already_stored(self, session: Session, prepared: list[Prepared],
                         idem: list[str | None]) -> dict[str, SignalRecord | None]:

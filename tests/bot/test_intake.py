@@ -396,6 +396,14 @@ def test_same_id_in_another_tenant_is_not_a_replay(services: Services) -> None:
     assert other.decision == "new" and not other.replayed
 
 
+def test_same_id_in_two_tenants_in_one_batch_is_two_signals(services: Services) -> None:
+    acme, globex = run(services, {"id": "e", "text": A, "tenant": "acme"}, {"id": "e", "text": A, "tenant": "globex"},
+                       ids=["e", "e"])
+    assert (acme.decision, globex.decision) == ("new", "new")
+    assert acme.incident_id != globex.incident_id
+    assert signal_count(services) == 2
+
+
 def test_repeated_id_within_one_batch_is_rejected(services: Services) -> None:
     line = {"id": "dup", "text": A}
     first, second = run(services, line, line, ids=["dup", "dup"])

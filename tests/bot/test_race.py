@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import incidents as repo
@@ -152,10 +151,6 @@ def test_many_writers_repeating_one_signal_lose_no_increment(services: Services,
     assert stored == n * per_thread
 
 
-@pytest.mark.xfail(strict=True, raises=IntegrityError, reason=(
-    "bot/intake.py: both deliveries pass the idempotency check before either commits; the loser's signal "
-    "insert then violates uq_signals_idempotency at commit and Intake.process raises IntegrityError, "
-    "failing its whole batch instead of answering `replayed`"))
 def test_a_retry_racing_its_original_is_stored_once(services: Services) -> None:
     # A webhook sender retries while the first delivery is still being processed: same id, same
     # text. One delivery stores the signal; the other must not count it again, and must not fail.
