@@ -43,7 +43,7 @@ _SLACK_USER = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]+)?>")
 _SLACK_CHANNEL = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>")
 _SLACK_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _SLACK_BARE = re.compile(r"<((?:https?|mailto):[^<>]+)>")
-_EMOJI = re.compile(r":[a-z0-9_+'-]+:")
+_EMOJI = re.compile(r"(?<![0-9A-Za-z]):[a-z0-9_+'-]+:(?![0-9])")  # not the middle of 09:02:11
 _TOKEN_EDGE = re.compile(r"^[\"'(\[{*_`]+|[\"'.,;:!?)\]}*_`]+$")
 
 
