@@ -43,6 +43,11 @@ def test_clean_chat_drops_markup_and_keeps_link_labels() -> None:
     assert "the dashboard" in cleaned and "#ops-war-room" in cleaned and "a > b" in cleaned
 
 
+def test_clean_chat_keeps_clock_times_whole() -> None:
+    assert "09:02:11" in clean_chat("pasted: 2026-11-27 09:02:11 ERROR pool exhausted :sob:")
+    assert ":+1:" not in clean_chat("thanks :+1:")
+
+
 def test_template_similarity_counts_equal_positions() -> None:
     a = template_tokens(mask("Rejected login for alice from 10.0.0.1"))
     b = template_tokens(mask("Rejected login for bob from 10.0.0.2"))
