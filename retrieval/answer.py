@@ -130,6 +130,8 @@ def extractive_answer(chunks: Sequence[StoredChunk], incidents: Sequence[PastInc
     lines = ["Extractive answer (no model was used): the closest runbook sections, quoted."]
     for chunk in chunks:
         quote = chunk.text if len(chunk.text) <= QUOTE_CHARS else chunk.text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " ..."
+        if quote.count("```") % 2:
+            quote += "\n```"  # a cut inside a code block: close it so chat renders the rest as text
         lines.append(f"\n[{chunk.runbook} § {chunk.section}]")
         lines.extend(f"> {line}" for line in quote.splitlines())
     if incidents:

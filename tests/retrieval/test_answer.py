@@ -137,3 +137,9 @@ def test_answer_question_uses_the_services(tmp_path: Path) -> None:
     assert out.mode == "extractive"
     assert out.citations[0].runbook == "DiskFull" and out.citations[0].section == "Disk full > Mitigation"
     assert set(out.to_json()) >= {"answer", "citations", "model"}
+
+
+def test_a_quote_cut_inside_a_code_block_closes_it() -> None:
+    long = StoredChunk("c3", "k8s/Long", 0, "Long", "Long > Fix", "Run:\n\n```bash\n" + "kubectl get pods -A\n" * 80 + "```\n")
+    out = answer("q", [long], [], None)
+    assert out.answer.count("```") % 2 == 0

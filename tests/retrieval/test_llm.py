@@ -87,3 +87,10 @@ def test_a_model_that_never_answers_times_out() -> None:
         with pytest.raises(LLMTimeout, match="did not answer within 0.5s"):
             client(stub.base_url, retries=1, timeout=0.5).complete_json(MESSAGES, ModelAnswer)
         assert time.perf_counter() - started < 2.9
+
+
+def test_only_the_adapter_imports_litellm() -> None:
+    root = Path(__file__).resolve().parents[2]
+    importers = sorted(str(p.relative_to(root)) for pkg in ("bot", "retrieval", "scoring", "actions")
+                       for p in (root / pkg).rglob("*.py") if "import litellm" in p.read_text(encoding="utf-8"))
+    assert importers == ["retrieval/llm.py"]
