@@ -101,6 +101,10 @@ class Services:
             library.feedback[runbook] = totals
         return totals
 
+    def index_configured_runbooks(self, report: Callable[[str], None]) -> list[tuple[Path, IndexReport]]:
+        """Index every folder of BALLAST_RUNBOOK_DIRS (by default the bundled runbooks); unchanged files are skipped."""
+        return [(folder, self.index_runbooks(folder, report)) for folder in self.settings.runbook_folders]
+
     def close(self) -> None:
         for index in self._opened:
             index.close()

@@ -66,8 +66,7 @@ def run_demo(svc: Services, *, as_json: bool = False, console: Console | None = 
     if not as_json:
         console.print(Panel.fit(f"Ballast demo: {len(signals)} alerts, logs and chat reports from one morning\n"
                                 f"data dir: {svc.settings.home}", style="bold"))
-    for folder in svc.settings.runbook_folders:
-        report = svc.index_runbooks(folder, lambda line: print(f"runbooks: {line}", file=sys.stderr))
+    for folder, report in svc.index_configured_runbooks(lambda line: print(f"runbooks: {line}", file=sys.stderr)):
         if not as_json:
             console.print(f"[dim]runbooks: {report.indexed} from {folder} ({report.chunks} sections)[/dim]")
     results: list[IngestResult] = []

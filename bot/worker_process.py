@@ -95,6 +95,8 @@ def child_main(settings: Settings, stop: Any, ready: Any, wake: Any, accepted: A
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = build_services(settings)
+    for folder, indexed in services.index_configured_runbooks(lambda line: log.warning("runbooks: %s", line)):
+        log.info("runbooks: %d from %s (%d sections)", indexed.indexed, folder, indexed.chunks)
     pool = WorkerPool(services, reports.put, threads=settings.workers, batch=settings.worker_batch,
                       lease_seconds=settings.inbox_lease_seconds, accepted=lambda: int(accepted.value))
 
