@@ -23,7 +23,6 @@ from retrieval.redact import redact
 from retrieval.runbook_store import StoredChunk
 
 log = logging.getLogger(__name__)
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 PROMPTS: dict[str, frozenset[str]] = {
     "answer_system": frozenset({"actions"}),
     "answer_user": frozenset({"question", "context", "incidents"}),
@@ -86,8 +85,12 @@ class Answer:
         return out
 
 
-def load_prompts(folder: Path = PROMPTS_DIR) -> dict[str, Template]:
-    """Every prompt, checked: each file exists and uses exactly the placeholders the code fills."""
+def load_prompts(folder: Path | None = None) -> dict[str, Template]:
+    """Every prompt (from the bundled `prompts/` unless `folder` is given), checked: each file
+    exists and uses exactly the placeholders the code fills."""
+    from retrieval.assets import bundled_prompts
+
+    folder = folder or bundled_prompts()
     out: dict[str, Template] = {}
     for name, wanted in PROMPTS.items():
         path = folder / f"{name}.md"
