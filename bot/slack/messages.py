@@ -39,12 +39,12 @@ def _answer_function() -> Callable[..., Any] | None:
     return None
 
 
-def compose_answer(deps: SlackDeps, question: str) -> tuple[str, list[Citation], str | None]:
+def compose_answer(deps: SlackDeps, question: str, tenant: str = "default") -> tuple[str, list[Citation], str | None]:
     """The answer text, its citations and the matched runbook; a pointer to indexing when no answers exist."""
     answer = _answer_function()
     if answer is None:
         return NO_ANSWERS, [], None
-    result = answer(deps.services, question)
+    result = answer(deps.services, question, tenant=tenant)
     citations: list[Citation] = []
     for cite in getattr(result, "citations", []) or []:
         runbook, section = getattr(cite, "runbook", None), getattr(cite, "section", None)
@@ -55,7 +55,7 @@ def compose_answer(deps: SlackDeps, question: str) -> tuple[str, list[Citation],
     return str(getattr(result, "answer", result)), citations, runbook
 
 
-def answer_in_thread(deps: SlackDeps, client: WebClient, event: dict[str, Any]) -> None:
+def answer_in_thread(deps: SlackDeps, client: WebClient, event: dict[str, Any], team_id: str | None) -> None:
     channel, ts = event.get("channel"), event.get("ts")
     if not channel or not ts:
         return
@@ -68,7 +68,7 @@ def answer_in_thread(deps: SlackDeps, client: WebClient, event: dict[str, Any]) 
         if not question:
             text, cites, runbook = "Ask me about an incident or a failure, e.g. _how do I fail over the orders database?_", [], None
         else:
-            text, cites, runbook = compose_answer(deps, question)
+            text, cites, runbook = compose_answer(deps, question, deps.config.tenant(team_id))
         deps.poster.post_once(key, channel, text, answer_blocks(text, cites, runbook), kind="answer", thread_ts=thread)
     except Exception:
         report_failure(client, None, channel, None, "answering that question")
@@ -89,15 +89,15 @@ def file_message(deps: SlackDeps, event: dict[str, Any], team_id: str | None) ->
 def register(app: App, deps: SlackDeps) -> None:
     # Events are acked by Bolt before these run (process_before_response=False), so they may be slow.
     @app.event("app_mention")
-    def on_mention(event: dict[str, Any], client: WebClient) -> None:
-        answer_in_thread(deps, client, event)
+    def on_mention(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        answer_in_thread(deps, client, event, body.get("team_id"))
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("subtype") or event.get("bot_id"):
             return  # edits, joins, bot posts (our own included) are not reports
         if event.get("channel_type") == "im":
-            answer_in_thread(deps, client, event)
+            answer_in_thread(deps, client, event, body.get("team_id"))
             return
         if event.get("thread_ts") or event.get("channel") not in deps.config.intake_channels:
             return

@@ -64,7 +64,8 @@ def test_mention_and_dm_are_answered_with_citations(slack: SlackHarness, fake_sl
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
 
-    def answer_question(services: object, question: str) -> Answer:
+    def answer_question(services: object, question: str, tenant: str = "default") -> Answer:
+        assert tenant == "acme"  # the workspace's tenant (BALLAST_SLACK_TENANTS)
         asked.append(question)
         return Answer("Promote the replica with `patronictl failover orders`.",
                       [Cite("database/orders-failover", "Fail over")])
@@ -117,3 +118,11 @@ def test_runbook_command_and_show_runbook(indexed: SlackHarness, fake_slack: Fak
     indexed.click(Ids.SHOW_RUNBOOK.value, "1", card["ts"])
     shown = wait_for(lambda: [r for r in fake_slack.state.responses if "patronictl" in r["text"]], what="runbook")
     assert shown[0]["response_type"] == "ephemeral"
+
+
+def test_mention_is_answered_from_indexed_runbooks(indexed: SlackHarness, fake_slack: FakeSlackAPI) -> None:
+    indexed.event(mention("<@UBOT> how do I fail over the orders database?", ts="1700000500.000100"))
+    reply = wait_for(lambda: thread_replies(fake_slack, CHANNEL, "1700000500.000100"), what="answer")[0]
+    dumped = json.dumps(reply["blocks"])
+    assert "patronictl failover orders" in dumped
+    assert "Sources:" in dumped and "database/orders-failover" in dumped
