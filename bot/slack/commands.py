@@ -5,6 +5,7 @@ Each ack answers at once (usage help for empty text); intake and search run in l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,9 +106,14 @@ def ballast_ack(ack: Ack, command: dict[str, Any]) -> None:
     _ephemeral(ack, f"I don't know `/ballast {words[0][:50]}`.", True)
 
 
+def unknown_ack(ack: Ack, command: dict[str, Any]) -> None:
+    _ephemeral(ack, f"Ballast has no `{str(command.get('command'))[:50]}` command.", True)
+
+
 def register(app: App, deps: SlackDeps) -> None:
     app.command("/incident")(ack=incident_ack, lazy=[make_incident_worker(deps)])
     app.command("/runbook")(ack=runbook_ack, lazy=[make_runbook_worker(deps)])
     for name in ("/budget", "/scorecard", "/risk"):
         app.command(name)(scoring_ack)
     app.command("/ballast")(ballast_ack)
+    app.command(re.compile(r"^/"))(unknown_ack)  # registered last: any other command gets help, not an error

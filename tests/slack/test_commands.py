@@ -63,6 +63,13 @@ def test_help_and_unknown_subcommand(slack: SlackHarness) -> None:
     assert "/runbook" in json.dumps(unknown["blocks"])
 
 
+def test_unknown_command_gets_help(slack: SlackHarness, fake_slack: FakeSlackAPI) -> None:
+    body = slack.command("/ballast-old", "anything").json()
+    assert body["response_type"] == "ephemeral" and "/ballast-old" in body["text"]
+    assert "/incident" in json.dumps(body["blocks"])
+    assert not fake_slack.calls("chat.postMessage")
+
+
 def test_runbook_without_runbooks_says_so(slack: SlackHarness, fake_slack: FakeSlackAPI) -> None:
     assert slack.command("/runbook", "").json()["response_type"] == "ephemeral"
     assert slack.command("/runbook", "orders database failover").status_code == 200
