@@ -8,8 +8,10 @@ database stays the source of truth and a crash never leaves an acknowledged sign
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,7 +23,8 @@ from bot import incidents as repo
 from bot.candidates import (MASKED_CHARS, REPORT_SEARCH_LIMIT, SEARCH_LIMIT, CandidateFinder, DedupPolicy,
                             Prepared, prepare, stream_kinds)
 from bot.models import Incident, SignalRecord
-from retrieval.dedup import Decision, Evidence, classify, pair_score, raised_severity
+from bot.repeats import FoldedKeys, Key, KnownKey, RepeatWriter, known_keys
+from retrieval.dedup import OPEN_STATUSES, Decision, Evidence, classify, pair_score, raised_severity
 from retrieval.embedder import Embedder
 from retrieval.fingerprint import digest
 from retrieval.index import IndexPoint, VectorIndex, point_id
@@ -33,6 +36,7 @@ __all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy",
            "Prepared", "prepare"]
 # A batch that loses a race on a unique key is decided again from the winner's rows.
 MAX_ATTEMPTS = 3
+FLUSH_EVERY = 1.0  # seconds between flushes of the vector index
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -103,6 +107,8 @@ class Intake:
         self.runbooks = runbooks
         self._tenants: set[str] = set()
         self._finder = CandidateFinder(index, policy, _pair_score)
+        self._folded = FoldedKeys()
+        self._flushed = 0.0
 
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
@@ -117,8 +123,13 @@ class Intake:
                 # answers those signals as replays.
                 if attempt == MAX_ATTEMPTS:
                     raise
-        self.index.upsert(local)
-        self.index.flush()
+        if local:
+            self.index.upsert(local)
+            # The database is the record; the index is flushed at most once a second (and on close),
+            # since an idle flush still costs several fsyncs per call.
+            if time.monotonic() - self._flushed >= FLUSH_EVERY:
+                self.index.flush()
+                self._flushed = time.monotonic()
         return results
 
     def _decide_and_store(self, prepared: list[Prepared],
@@ -128,21 +139,55 @@ class Intake:
             prepared = stream_kinds(session, prepared)
             repo.ensure_tenants(session, (p.signal.tenant for p in prepared), self._tenants)
             stored = self._already_stored(session, prepared, idem)
-            vectors = self._vectors(session, prepared, stored)
+            known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
+            vectors = self._vectors(prepared, known)
+            writer = RepeatWriter()
             local: list[IndexPoint] = []
             results: list[IngestResult] = []
             for i, item in enumerate(prepared):
                 if idem[i] is not None and idem[i] in stored:
                     results.append(self._replay(ids[i], stored[idem[i]]))
                     continue
-                result, point = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
+                if idem[i] is not None:
+                    stored[idem[i]] = None  # a repeat later in this batch is a replay, not a new signal
+                key = (item.signal.tenant, item.fingerprint)
+                hit = known.get(key)
+                if hit is not None and item.signal.status == "firing":
+                    results.append(self._repeat(item, hit, idem[i], ids[i], writer))
+                    continue
+                writer.flush(session)  # the slow path reads counts and signals: write the repeats first
+                result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
+                self._learn(known, key, result, incident)
                 if point is not None:
                     local.append(point)
                 results.append(result)
-                if idem[i] is not None:
-                    stored[idem[i]] = None  # a repeat later in this batch is a replay, not a new signal
+            writer.flush(session)
             session.commit()
         return results, local
+
+    def _repeat(self, item: Prepared, hit: KnownKey, idem: str | None, given_id: Any,
+                writer: RepeatWriter) -> IngestResult:
+        now = repo.utcnow()
+        seen = item.signal.time or now
+        self._finder.count(item)
+        decision = Decision("duplicate", hit.incident_id, hit.similarity)
+        writer.add(hit.incident_id, seen, _signal_row(item, hit.incident_id, decision, idem, now, seen))
+        return IngestResult(given_id, "duplicate", hit.incident_id, hit.similarity, hit.runbook,
+                            truncated=item.signal.truncated)
+
+    def _learn(self, known: dict[Key, KnownKey], key: Key, result: IngestResult, incident: Incident) -> None:
+        """Keep the batch's key map current after a slow-path decision, and remember folds."""
+        for other in [k for k, v in known.items() if v.incident_id == incident.id]:
+            if incident.status not in OPEN_STATUSES:
+                del known[other]
+        if incident.status not in OPEN_STATUSES or incident.id is None:
+            return
+        similarity = 1.0 if result.similarity is None else float(result.similarity)
+        if result.decision == "duplicate":
+            known[key] = KnownKey(incident.id, incident.runbook, similarity)
+            self._folded.remember(key, incident.id, similarity)
+        elif incident.open_key == key[1]:
+            known[key] = KnownKey(incident.id, incident.runbook, 1.0)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -163,18 +208,15 @@ class Intake:
             found.update(repo.signal_by_idempotency(session, tenant, keys))
         return found
 
-    def _vectors(self, session: Session, prepared: list[Prepared],
-                 stored: dict[str, SignalRecord | None]) -> dict[int, np.ndarray]:
-        """Embed, in one batch, the signals that no open incident's exact key already covers."""
+    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> dict[int, np.ndarray]:
+        """Embed, in one batch, the signals whose key no open incident holds (first of each key only)."""
         need: list[int] = []
-        seen_keys: set[tuple[str, str]] = set()
+        seen_keys: set[Key] = set(known)
         for i, p in enumerate(prepared):
             key = (p.signal.tenant, p.fingerprint)
-            if key in seen_keys or repo.open_by_key(session, *key) is not None:
+            if key not in seen_keys:
                 seen_keys.add(key)
-                continue
-            seen_keys.add(key)
-            need.append(i)
+                need.append(i)
         if not need:
             return {}
         rows = self.embedder.embed([prepared[i].masked for i in need])
@@ -187,7 +229,7 @@ class Intake:
                             candidate=record.candidate_id, replayed=True)
 
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
-                    given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None]:
+                    given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None, Incident]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
@@ -214,14 +256,14 @@ class Intake:
                 repo.resolve(session, incident, seen)
         else:
             incident = self._open(session, item, seen, decision)
-        self._store_signal(session, item, incident, decision, idem, now, seen)
+        session.add(SignalRecord(**_signal_row(item, incident.id, decision, idem, now, seen)))
         point = None
         if vector is not None and incident.id is not None:
             payload = item.payload(incident.id)
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)
-        return result, point
+        return result, point, incident
 
     def _open(self, session: Session, item: Prepared, seen: Any, decision: Decision) -> Incident:
         signal = item.signal
@@ -250,16 +292,15 @@ class Intake:
         repo.bump(session, existing, seen)
         return existing
 
-    @staticmethod
-    def _store_signal(session: Session, item: Prepared, incident: Incident, decision: Decision, idem: str | None,
-                      now: Any, seen: Any) -> None:
-        signal = item.signal
-        raw = {"text": signal.text, "title": signal.title, "service": signal.service, "labels": signal.labels,
-               "annotations": signal.annotations, "severity": signal.severity, **signal.extra}
-        repo.add_signal(session, SignalRecord(
-            tenant=signal.tenant, external_id=signal.external_id, idempotency_key=idem, source=signal.source,
-            kind=item.kind, status=signal.status, raw=json.dumps(raw, ensure_ascii=False, default=str),
-            masked_hash=digest(item.masked), received_at=now, event_time=seen, incident_id=incident.id,
-            decision=decision.decision, similarity=decision.similarity, candidate_id=decision.candidate,
-            truncated=signal.truncated,
-        ))
+
+def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, idem: str | None,
+                now: datetime, seen: datetime) -> dict[str, Any]:
+    """A signal as stored: raw input kept whole, with the decision made for it."""
+    signal = item.signal
+    raw = {"text": signal.text, "title": signal.title, "service": signal.service, "labels": signal.labels,
+           "annotations": signal.annotations, "severity": signal.severity, **signal.extra}
+    return {"tenant": signal.tenant, "external_id": signal.external_id, "idempotency_key": idem,
+            "source": signal.source, "kind": item.kind, "status": signal.status,
+            "raw": json.dumps(raw, ensure_ascii=False, default=str), "masked_hash": digest(item.masked),
+            "received_at": now, "event_time": seen, "incident_id": incident_id, "decision": decision.decision,
+            "similarity": decision.similarity, "candidate_id": decision.candidate, "truncated": signal.truncated}

@@ -337,21 +337,21 @@ def test_batch_is_stored_in_one_transaction(services: Services, monkeypatch: pyt
     run(services, "already stored before the failing batch")
     from bot import intake as intake_module
 
-    real = intake_module.Intake._store_signal
+    real = intake_module._signal_row
     calls = {"n": 0}
 
-    def failing(*args: Any, **kwargs: Any) -> None:
+    def failing(*args: Any, **kwargs: Any) -> dict[str, Any]:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("disk on fire")
-        real(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(intake_module.Intake, "_store_signal", staticmethod(failing))
+    monkeypatch.setattr(intake_module, "_signal_row", failing)
     with pytest.raises(RuntimeError):
         run(services, A, B)
     assert len(incidents(services)) == 1  # neither A nor B half-stored
     assert signal_count(services) == 1
-    monkeypatch.setattr(intake_module.Intake, "_store_signal", staticmethod(real))
+    monkeypatch.setattr(intake_module, "_signal_row", real)
     retried = run(services, A, B)
     assert all(r.incident_id is not None for r in retried)
     assert signal_count(services) == 3
