@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, event, text
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import create_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration; tests/bot/test_migrations.py checks it against the migrations folder.
+SCHEMA_HEAD = "0004"
 MIGRATION_LOCK = 0x62616C6C617374  # "ballast": the advisory lock id taken while migrating PostgreSQL
 
 
@@ -49,14 +54,31 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None before the first migration."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent; safe on every start)."""
+    """Bring the schema to the newest migration (idempotent; safe on every start).
+
+    A current schema is recognised with one query, so commands don't pay for importing Alembic.
+    """
+    if schema_revision(engine) == SCHEMA_HEAD:
+        return
+    from alembic import command
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":

@@ -25,7 +25,7 @@ class Incident(SQLModel, table=True):
         # after resolution opens a new (regression) incident instead of colliding.
         UniqueConstraint("tenant", "open_key", name="uq_incidents_open_key"),
         Index("ix_incidents_tenant_status", "tenant", "status"),
-        Index("ix_incidents_tenant_fingerprint", "tenant", "fingerprint"),
+        Index("ix_incidents_tenant_fingerprint_status", "tenant", "fingerprint", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

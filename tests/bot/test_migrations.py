@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 import bot.models  # noqa: F401  (registers the tables)
-from bot.db import alembic_config, make_engine, migrate
+from bot.db import SCHEMA_HEAD, alembic_config, make_engine, migrate, schema_revision
 from bot.models import Tenant
 
 TABLES = {"tenants", "incidents", "signals"}
@@ -27,6 +27,16 @@ def _head(url: str) -> str:
 def _current(engine) -> str | None:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def test_schema_head_constant_is_the_newest_migration(database_url: str) -> None:
+    # migrate() skips Alembic when the database is at SCHEMA_HEAD: a new migration must move it.
+    assert SCHEMA_HEAD == _head(database_url)
+    engine = make_engine(database_url)
+    assert schema_revision(engine) is None
+    migrate(engine)
+    assert schema_revision(engine) == SCHEMA_HEAD
+    engine.dispose()
 
 
 def test_upgrade_head_on_an_empty_database_creates_the_tables(database_url: str) -> None:
