@@ -1,0 +1,65 @@
+"""The embedder: batching, the cache in front of the model, and the real backends agreeing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from retrieval.embedder import BATCH_CHARS, BATCH_TEXTS, CachedEmbedder, OnnxMiniLM, _batches
+from retrieval.errors import ModelUnavailable
+
+
+class CountingModel:
+    name = "counting"
+    dim = 384
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.append(list(texts))
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            rows[i, len(text) % self.dim] = 1.0
+        return rows
+
+
+def cached(model: CountingModel) -> CachedEmbedder:
+    embedder = CachedEmbedder()
+    embedder._model = model
+    return embedder
+
+
+def test_batches_keep_every_key_once_within_both_budgets() -> None:
+    texts = {bytes([i % 256, i // 256]): "x" * (10 + (i * 37) % 3000) for i in range(500)}
+    keys = sorted(texts, key=lambda k: len(texts[k]))
+    batches = _batches(keys, texts)
+    assert [k for b in batches for k in b] == keys
+    assert all(len(b) <= BATCH_TEXTS for b in batches)
+    assert all(len(b) == 1 or sum(len(texts[k]) for k in b) <= BATCH_CHARS for b in batches)
+
+
+def test_repeats_cost_no_model_call_and_order_is_kept() -> None:
+    model = CountingModel()
+    embedder = cached(model)
+    first = embedder.embed(["a", "bbb", "a"])
+    assert sum(len(b) for b in model.seen) == 2  # "a" embedded once
+    again = embedder.embed(["bbb", "a"])
+    assert sum(len(b) for b in model.seen) == 2  # both from the cache
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[1], first[0])
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(ModelUnavailable, match="BALLAST_EMBEDDER"):
+        CachedEmbedder("word2vec").embed(["x"])
+
+
+@pytest.mark.model
+def test_onnx_backend_gives_unit_vectors_that_rank_paraphrases_first() -> None:
+    model = OnnxMiniLM()
+    rows = model.embed(["disk almost full on node-3", "node-3 is running out of disk space",
+                        "certificate expired for api.example.com"])
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
+    assert rows[0] @ rows[1] > rows[0] @ rows[2] + 0.2
