@@ -164,9 +164,6 @@ def serve(
     socket_mode: Annotated[bool, typer.Option("--socket", help="Slack Socket Mode instead of HTTP.")] = False,
 ) -> None:
     """HTTP server: webhooks, REST API, health and metrics (docs at /docs); SIGTERM stops it cleanly."""
-    if socket_mode:
-        fail("Slack Socket Mode needs SLACK_APP_TOKEN (xapp-...) and is not available in this build yet: "
-             "run `ballast serve` without --socket and point Slack's request URL at /slack/events")
     from bot.serve import ServeError, run_server
     from bot.settings import load_settings
 
@@ -175,7 +172,7 @@ def serve(
     except Exception as exc:  # pydantic validation of the environment
         fail(f"bad configuration: {exc}")
     try:
-        code = run_server(settings, host, port)
+        code = run_server(settings, host, port, socket_mode=socket_mode)
     except ServeError as exc:
         fail(str(exc))
     raise typer.Exit(code)

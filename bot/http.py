@@ -25,6 +25,7 @@ from bot.auth import KeyRing, parse_api_keys
 from bot.inbox_writer import InboxWriter
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.routes import Backlog, build_router, openapi_with_payloads
+from bot.runbook_routes import build_runbook_router
 from bot.worker import Processor, WorkerPool
 
 log = logging.getLogger("ballast.http")
@@ -174,6 +175,12 @@ def create_app(services: Services, *, start_workers: bool = True,
     app.add_middleware(Edge, keyring=keyring, max_body=settings.http_max_body, metrics=metrics)
     _install_error_handlers(app)
     app.include_router(build_router(services, workers, writer, backlog, metrics))
+    app.include_router(build_runbook_router(services))
+    if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
+        from bot.slack.app import build_slack_app
+        from bot.slack.http import mount_slack
+
+        mount_slack(app, build_slack_app(services))  # POST /slack/events, checked by Slack's signature
     app.openapi = lambda: openapi_with_payloads(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["health"])

@@ -7,6 +7,7 @@ its current batch, the stores are closed, and the process exits 0.
 from __future__ import annotations
 
 import logging
+from typing import Any
 import signal
 import sys
 
@@ -24,8 +25,11 @@ def _configure_logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def run_server(settings: Settings, host: str, port: int) -> int:
-    """Serve until a signal; the process exit status (0 after a graceful stop)."""
+def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> int:
+    """Serve until a signal; the process exit status (0 after a graceful stop).
+
+    `socket_mode` also connects to Slack over Socket Mode (SLACK_APP_TOKEN) in the background.
+    """
     import uvicorn
 
     from bot.app import build_services
@@ -35,7 +39,14 @@ def run_server(settings: Settings, host: str, port: int) -> int:
     from retrieval.errors import RetrievalError
 
     _configure_logging()
-    services = build_services(settings)  # this process only stores and reads: no model, no vector index
+    services = build_services(settings)
+    # The embedded Qdrant opens in one process only, so there the workers, Slack and runbook
+    # search share this process. With a Qdrant server the workers run in a child process, where
+    # deciding signals never competes with acknowledgements for the GIL.
+    in_child = settings.qdrant_url is not None
+    if not in_child:
+        for folder, indexed in services.index_configured_runbooks(lambda line: log.warning("runbooks: %s", line)):
+            log.info("runbooks: %d from %s (%d sections)", indexed.indexed, folder, indexed.chunks)
     failures: list[int | None] = []
     server: uvicorn.Server | None = None
 
@@ -46,7 +57,8 @@ def run_server(settings: Settings, host: str, port: int) -> int:
 
     try:
         try:
-            app = create_app(services, processor=lambda m: ChildWorkers(settings, m, worker_exited))
+            child = (lambda m: ChildWorkers(settings, m, worker_exited)) if in_child else None
+            app = create_app(services, processor=child)
         except (KeyConfigError, RetrievalError) as exc:
             raise ServeError(str(exc)) from exc
         config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
@@ -57,7 +69,12 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
         log.info("ballast serve on http://%s:%d (docs at /docs)", host, port)
-        server.run()
+        socket = _connect_socket_mode(services) if socket_mode else None
+        try:
+            server.run()
+        finally:
+            if socket is not None:
+                socket.close()
         if failures:
             raise ServeError(f"the worker process exited (status {failures[0]}): see the log above")
         if not server.started:
@@ -66,3 +83,17 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         return 0
     finally:
         services.close()
+
+
+def _connect_socket_mode(services: Any) -> Any:
+    """Slack over Socket Mode beside the HTTP server (listeners share this process's services)."""
+    from bot.slack.app import SlackConfigError
+    from bot.slack.socket import socket_mode_handler
+
+    try:
+        handler = socket_mode_handler(services)
+    except SlackConfigError as exc:
+        raise ServeError(str(exc)) from exc
+    handler.connect()
+    log.info("Slack Socket Mode connected")
+    return handler

@@ -1,8 +1,8 @@
-"""The worker pool in a child process: what `ballast serve` runs, so deciding signals never stalls the HTTP answers.
+"""The worker pool in a child process: what `ballast serve` runs with a Qdrant server, so deciding never stalls answers.
 
-Intake holds the GIL for most of its work (SQL, masking, the embedded index's calls), so in the
-server's process it would delay every acknowledgement. The child owns the vector index and the
-model, runs the same `WorkerPool` threads, and sends each batch's report back for /metrics. It
+Intake holds the GIL for most of its work (SQL, masking, the index's calls), so in the server's
+process it would delay every acknowledgement. With a Qdrant server (BALLAST_QDRANT_URL) both
+processes can reach the index: the child runs the same `WorkerPool` threads, and sends each batch's report back for /metrics. It
 ignores SIGINT/SIGTERM (the parent stops it after the last request is answered) and stops on
 its own when the parent dies.
 """
