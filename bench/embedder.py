@@ -27,7 +27,6 @@ ratios.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -38,16 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Run as a script, this folder comes first on sys.path, and a bench script named after a standard
-# library module (bench/http.py) would shadow it: drop the folder, load the generator by path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("ballast_bench_ingest", _HERE / "ingest.py")
-assert _spec is not None and _spec.loader is not None
-_ingest = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _ingest
-_spec.loader.exec_module(_ingest)
-ROOT, SignalGenerator, describe = _ingest.ROOT, _ingest.SignalGenerator, _ingest.describe
+from ingest import ROOT, SignalGenerator, describe  # noqa: E402  (bench/ingest.py: the shared generator)
 
 BACKENDS = ("onnx", "sentence-transformers")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")

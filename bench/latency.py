@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import statistics
 import sys
@@ -54,16 +53,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-# Run as a script, this folder comes first on sys.path, and a bench script named after a standard
-# library module (bench/http.py) would shadow it: drop the folder, load the generator by path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("ballast_bench_ingest", _HERE / "ingest.py")
-assert _spec is not None and _spec.loader is not None
-_ingest = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _ingest
-_spec.loader.exec_module(_ingest)
-ROOT, SignalGenerator, describe = _ingest.ROOT, _ingest.SignalGenerator, _ingest.describe
+from ingest import ROOT, SignalGenerator, describe  # noqa: E402  (bench/ingest.py: the shared generator)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TENANT = "default"

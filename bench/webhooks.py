@@ -14,9 +14,9 @@ The ratio of the two rates is the headline. Goal: >= 1,000 accepted alerts/s, p9
 Alertmanager itself groups alerts into one notification; `--per-request N` sends N alerts per
 request to both targets (the default, 1, is the strictest case).
 
-    .venv/bin/python bench/http.py                 # 20,000 alerts or 30 s per target
-    .venv/bin/python bench/http.py --count 5000    # quicker
-    .venv/bin/python bench/http.py --per-request 10
+    .venv/bin/python bench/webhooks.py                 # 20,000 alerts or 30 s per target
+    .venv/bin/python bench/webhooks.py --count 5000    # quicker
+    .venv/bin/python bench/webhooks.py --per-request 10
 """
 
 from __future__ import annotations
