@@ -83,7 +83,7 @@ def test_alert_names_prefer_the_file_name() -> None:
     assert alert_names("Watchdog", (), "Watchdog") == {"Watchdog": 3}
     assert alert_names("etcdNoLeader", (), None) == {"etcdNoLeader": 3}
     assert alert_names("overview", (), "Overview of things") == {}
-    assert split_camel("PrometheusTSDBReloadsFailing") == "Prometheus TSDB Reloads Failing"
+    assert split_camel("KubeAPIErrorBudgetBurn") == "Kube API Error Budget Burn"
 
 
 def test_bad_files_raise_a_clear_error(tmp_path: Path) -> None:
