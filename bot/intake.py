@@ -155,7 +155,8 @@ class Intake:
                 if hit is not None and item.signal.status == "firing":
                     results.append(self._repeat(item, hit, idem[i], ids[i], writer))
                     continue
-                writer.flush(session)  # the slow path reads counts and signals: write the repeats first
+                if item.kind == "report":
+                    writer.flush(session)  # report scoring counts the signals stored since each incident's last
                 result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
                 self._learn(known, key, result, incident)
                 if point is not None:
