@@ -36,9 +36,14 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     from bot.auth import KeyConfigError
     from bot.http import create_app
     from bot.worker_process import ChildWorkers
+    from retrieval.answer import load_prompts
     from retrieval.errors import RetrievalError
 
     _configure_logging()
+    try:
+        load_prompts()  # a broken prompt file stops the start, not the first question
+    except RetrievalError as exc:
+        raise ServeError(str(exc)) from exc
     services = build_services(settings)
     # The embedded Qdrant opens in one process only, so there the workers, Slack and runbook
     # search share this process. With a Qdrant server the workers run in a child process, where
