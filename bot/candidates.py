@@ -39,9 +39,6 @@ class DedupPolicy:
     machine: Thresholds
     human: Thresholds
 
-    def for_pair(self, a: str, b: str) -> Thresholds:
-        return self.human if is_human(a, b) else self.machine
-
 
 @dataclass(frozen=True)
 class Prepared:

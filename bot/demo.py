@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -91,7 +90,3 @@ def run_demo(svc: Services, *, as_json: bool = False, console: Console | None = 
                       f"({counts['duplicate']} folded as duplicates, {counts['regression']} regressions) "
                       f"in {time.monotonic() - started:.1f}s")
     return results
-
-
-def demo_summary(results: list[IngestResult]) -> dict[str, Any]:
-    return {k: sum(r.decision == k for r in results) for k in ("new", "duplicate", "regression", "rejected")}

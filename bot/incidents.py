@@ -6,11 +6,11 @@ batch of signals is stored all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -93,15 +93,28 @@ def insert_incident(session: Session, incident: Incident) -> Incident | None:
     return incident
 
 
+_table = Incident.__table__  # type: ignore[attr-defined]
+_SEEN = bindparam("b_seen", type_=_table.c.last_seen.type)
+# Occurrences added in SQL, so concurrent writers never lose an increment; last_seen only moves forward.
+_ADD_OCCURRENCES = (
+    _table.update()
+    .where(_table.c.id == bindparam("b_id"))
+    .values(occurrence_count=_table.c.occurrence_count + bindparam("b_count"),
+            last_seen=case((_table.c.last_seen < _SEEN, _SEEN), else_=_table.c.last_seen))
+)
+
+
+def add_occurrences(session: Session, occurrences: Mapping[int, tuple[int, datetime]]) -> None:
+    """Per incident id: add `count` occurrences, the latest seen at `seen` (one executemany)."""
+    if occurrences:
+        params = [{"b_id": i, "b_count": n, "b_seen": seen} for i, (n, seen) in occurrences.items()]
+        session.connection().execute(_ADD_OCCURRENCES, params)
+
+
 def bump(session: Session, incident: Incident, seen: datetime) -> None:
-    """One more occurrence, counted in SQL so concurrent writers never lose an increment."""
-    seen_value = literal(seen, type_=Incident.__table__.c.last_seen.type)  # type: ignore[attr-defined]
-    session.execute(
-        update(Incident)
-        .where(Incident.id == incident.id)  # type: ignore[arg-type]
-        .values(occurrence_count=Incident.occurrence_count + 1,
-                last_seen=case((Incident.last_seen < seen_value, seen_value), else_=Incident.last_seen))
-    )
+    """One more occurrence of `incident`, and its row re-read."""
+    assert incident.id is not None
+    add_occurrences(session, {incident.id: (1, seen)})
     session.refresh(incident)
 
 
@@ -120,10 +133,6 @@ def signal_by_idempotency(session: Session, tenant: str, keys: Sequence[str]) ->
         select(SignalRecord).where(SignalRecord.tenant == tenant, SignalRecord.idempotency_key.in_(keys))  # type: ignore[union-attr]
     ).scalars().all()
     return {row.idempotency_key: row for row in rows if row.idempotency_key}
-
-
-def add_signal(session: Session, record: SignalRecord) -> None:
-    session.add(record)
 
 
 def get_incident(session: Session, incident_id: int, tenant: str | None = None) -> Incident:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -58,7 +58,6 @@ class IngestResult:
     error: str | None = None
     truncated: bool = False
     replayed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         similarity = None if self.similarity is None else round(float(self.similarity), 4)

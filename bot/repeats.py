@@ -3,7 +3,7 @@
 Most of a noisy stream repeats keys seen before: an open incident's exact key, or a key that an
 earlier signal folded into an incident by similarity. Those repeats need no model, no vector
 search and no per-signal queries: one SELECT per batch finds them, and `RepeatWriter` adds their
-occurrences with one UPDATE per incident and their signal rows with one INSERT.
+occurrences with one UPDATE per incident (executemany) and their signal rows with one INSERT.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from bot.incidents import add_occurrences
 from bot.models import Incident, SignalRecord
 from retrieval.dedup import OPEN_STATUSES
 
@@ -81,20 +82,6 @@ def known_keys(session: Session, keys: Iterable[Key], folded: FoldedKeys) -> dic
     return found
 
 
-_BUMP = (
-    Incident.__table__.update()  # type: ignore[attr-defined]
-    .where(Incident.__table__.c.id == bindparam("b_id"))  # type: ignore[attr-defined]
-    .values(
-        occurrence_count=Incident.__table__.c.occurrence_count + bindparam("b_count"),  # type: ignore[attr-defined]
-        last_seen=case(
-            (Incident.__table__.c.last_seen < bindparam("b_seen", type_=Incident.__table__.c.last_seen.type),  # type: ignore[attr-defined]
-             bindparam("b_seen", type_=Incident.__table__.c.last_seen.type)),  # type: ignore[attr-defined]
-            else_=Incident.__table__.c.last_seen,  # type: ignore[attr-defined]
-        ),
-    )
-)
-
-
 class RepeatWriter:
     """Buffers repeats' occurrence counts and signal rows; `flush` writes them in the caller's transaction."""
 
@@ -109,10 +96,8 @@ class RepeatWriter:
 
     def flush(self, session: Session) -> None:
         """Write what is buffered (before any other read of these incidents, and before commit)."""
-        if self._bumps:
-            params = [{"b_id": i, "b_count": n, "b_seen": seen} for i, (n, seen) in self._bumps.items()]
-            session.connection().execute(_BUMP, params)
-            self._bumps.clear()
+        add_occurrences(session, self._bumps)
+        self._bumps.clear()
         if self._rows:
             session.execute(insert(SignalRecord), self._rows)
             self._rows.clear()
