@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import Engine, bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -29,16 +29,26 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def ensure_tenants(session: Session, tenants: Iterable[str], known: set[str]) -> None:
-    """Create tenant rows not seen before (a concurrent creator is fine: the conflict is ignored)."""
-    for tenant in set(tenants) - known:
-        if session.get(Tenant, tenant) is None:
-            try:
-                with session.begin_nested():
-                    session.add(Tenant(id=tenant, created_at=utcnow()))
-            except IntegrityError:
-                pass
-        known.add(tenant)
+def ensure_tenants(engine: Engine, tenants: Iterable[str], known: set[str]) -> None:
+    """Create tenant rows not seen before, committed on their own before any row refers to them.
+
+    `known` is shared by every writer of the process, so a tenant enters it only once its row is
+    committed: a writer that skips the insert never depends on another writer's open transaction.
+    A concurrent creator is fine (the conflict is ignored).
+    """
+    missing = set(tenants) - known
+    if not missing:
+        return
+    with Session(engine) as session:
+        for tenant in sorted(missing):
+            if session.get(Tenant, tenant) is None:
+                try:
+                    with session.begin_nested():
+                        session.add(Tenant(id=tenant, created_at=utcnow()))
+                except IntegrityError:
+                    pass
+        session.commit()
+    known.update(missing)
 
 
 def open_by_key(session: Session, tenant: str, key: str) -> Incident | None:
@@ -89,6 +99,8 @@ def insert_incident(session: Session, incident: Incident) -> Incident | None:
             session.add(incident)
             session.flush()
     except IntegrityError:
+        if incident.open_key is None or open_by_key(session, incident.tenant, incident.open_key) is None:
+            raise  # not the open-key race: the caller's whole batch is retried
         return None
     return incident
 

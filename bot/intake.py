@@ -134,9 +134,9 @@ class Intake:
     def _decide_and_store(self, prepared: list[Prepared],
                           ids: Sequence[Any]) -> tuple[list[IngestResult], list[IndexPoint]]:
         idem = [self._idempotency_key(p.signal) for p in prepared]
+        repo.ensure_tenants(self.engine, (p.signal.tenant for p in prepared), self._tenants)
         with Session(self.engine, expire_on_commit=False) as session:
             prepared = stream_kinds(session, prepared)
-            repo.ensure_tenants(session, (p.signal.tenant for p in prepared), self._tenants)
             stored = self._already_stored(session, prepared, idem)
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
             vectors = self._vectors(prepared, known)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot import incidents as repo
 from bot.app import Services, dedup_policy
 from bot.intake import Intake, IngestResult
-from bot.models import Incident, SignalRecord
+from bot.models import Incident, SignalRecord, Tenant
 from retrieval.index import Hit, VectorIndex
 from retrieval.signal import Signal
 from tests.fakes.embedder import HashEmbedder
@@ -162,3 +162,46 @@ def test_a_retry_racing_its_original_is_stored_once(services: Services) -> None:
     assert rows[0].occurrence_count == 1
     assert {r[0].incident_id for r in results} == {rows[0].id}
     assert sorted(bool(r[0].replayed) for r in results) == [False, True]
+
+
+def test_a_new_tenant_is_committed_before_it_is_known(services: Services) -> None:
+    # Writers of one process share the set of known tenants. A tenant may enter it only once its
+    # row is committed: otherwise a writer that skips the insert refers to a row another writer's
+    # open transaction may still roll back.
+    known: set[str] = set()
+    repo.ensure_tenants(services.engine, ["acme", "globex"], known)
+    assert known == {"acme", "globex"}
+    with Session(services.engine) as other:
+        assert {t for t in ("acme", "globex") if other.get(Tenant, t) is not None} == {"acme", "globex"}
+    repo.ensure_tenants(services.engine, ["acme"], known)  # again: no error, nothing new
+    assert known == {"acme", "globex"}
+
+
+def test_threads_sharing_one_intake_on_a_new_tenant(services: Services) -> None:
+    # Worker threads of one replica share its Intake (and so its tenant cache) while a new tenant's
+    # first batches race; distinct alerts, so every signal is stored once with no lost row.
+    n, per_thread = 3, 6
+    barrier = threading.Barrier(n, timeout=HANG_GUARD)
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_thread):
+                services.intake.process(
+                    [Signal(text=f"disk {k}-{i} full on node-{k}", tenant="shared", source="api",
+                            external_id=f"{k}-{i}", labels={"alertname": f"Disk{k}{i}"})], [i])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_GUARD * 2)
+    assert not any(t.is_alive() for t in threads)
+    if errors:
+        raise errors[0]
+    with Session(services.engine) as s:
+        stored = s.execute(select(func.count()).select_from(SignalRecord).where(SignalRecord.tenant == "shared")).scalar_one()
+    assert stored == n * per_thread
