@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ STREAM = Path(__file__).parent / "demo_data" / "stream.jsonl"
 CHANNEL = "#incidents"
 QUESTION = "how do I free up database connections when max_connections is exhausted?"
 ASKER = "ana"
+REPLAYED_NOTE = ("This data dir already held the demo's signals: they were replayed, not counted again, and the "
+                 "cards show today's state. For the whole story from the start, run `ballast --data-dir NEW_DIR demo`.")
 
 Payload = list[dict[str, Any]]
 
@@ -67,6 +69,7 @@ class Thread:
     card: Payload
     replies: list[tuple[str, Payload]] = field(default_factory=list)  # (heading, blocks)
     updates: int = 0
+    occurrences: int = 1  # as counted by this run (a replayed run cannot read them from the database)
     final_status: str = ""
     final_count: int = 1
 
@@ -88,11 +91,15 @@ class Channel:
         if thread is None:
             similar = similar_past(deps, signal, incident.id)
             view = incident_view(deps, incident, similar)
+            if result.replayed:  # the database holds today's count; the card was posted with the first one
+                view = replace(view, occurrence_count=1)
             thread = self.threads[incident.id] = Thread(incident.id, signal.time, _payload(incident_card(view)))
         view = incident_view(deps, incident)
         heading = f"Ballast {_stamp(signal.time)}"
         if result.decision == "duplicate":
-            blocks = duplicate_reply(view, signal.text, result.similarity, view.link)
+            thread.occurrences += 1
+            shown = replace(view, occurrence_count=thread.occurrences) if result.replayed else view
+            blocks = duplicate_reply(shown, signal.text, result.similarity, view.link)
             thread.replies.append((f"{heading} · a repeat from {signal.source or 'a report'}", _payload(blocks)))
             thread.updates += 1  # and chat.update of the card: new count, new status
         if result.decision == "regression" and incident.regression_of is not None:
@@ -157,6 +164,9 @@ def run_demo(svc: Services, *, as_json: bool = False, console: Console | None = 
     if as_json:
         return results
     print_channel(console, channel)
+    if any(r.replayed for r in results):
+        console.print(REPLAYED_NOTE, style="yellow")
+        console.print()
     print_answer(console, deps, QUESTION)
     with Session(svc.engine) as session:
         rows = [repo.incident_json(i) for i in repo.list_incidents(session)]

@@ -20,11 +20,18 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from bot.blocks.limits import BUTTON_TEXT, FIELD_TEXT, HEADER_TEXT, MAX_BLOCKS, MAX_FIELDS, SECTION_TEXT
+from bot.blocks.limits import (
+    BUTTON_TEXT,
+    CONTEXT_ELEMENTS,
+    FIELD_TEXT,
+    HEADER_TEXT,
+    MAX_BLOCKS,
+    MAX_FIELDS,
+    SECTION_TEXT,
+)
 
 Block = Mapping[str, Any]
-CONTEXT_ELEMENTS = 10
-ACTION_ELEMENTS = 25
+ACTION_ELEMENTS = 25  # Slack's limit on elements in one actions block
 OVER_LIMIT_STYLE = "bold red"
 EMOJI = {
     "red_circle": "🔴", "large_orange_circle": "🟠", "large_blue_circle": "🔵", "white_circle": "⚪",

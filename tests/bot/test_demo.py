@@ -14,10 +14,11 @@ from sqlmodel import Session
 from bot import incidents as repo
 from bot.app import Services
 from bot.demo import QUESTION, load_stream, run_demo
+from bot.intake import IngestResult
 from bot.models import SlackMessage
 
 
-def demo_output(services: Services) -> tuple[str, list]:
+def demo_output(services: Services) -> tuple[str, list[IngestResult]]:
     console = Console(record=True, width=250, color_system=None, file=io.StringIO())
     results = run_demo(services, console=console)
     return console.export_text(), results
@@ -62,6 +63,19 @@ def test_the_demo_prints_each_card_with_its_thread(services: Services) -> None:
     assert out.count("[Same incident] [New incident]") == len(asked)
     for result in asked:
         assert f"Looks like INC-{result.candidate} (" in sections[result.incident_id]
+
+
+def test_a_second_run_on_the_same_data_dir_replays_and_says_so(services: Services) -> None:
+    first, _ = demo_output(services)
+    assert "already held the demo's signals" not in first
+    again, results = demo_output(services)
+    assert all(r.replayed for r in results)
+    assert "already held the demo's signals" in again
+    assert sorted(card_sections(again)) == sorted(card_sections(first))
+    for incident_id, section in card_sections(again).items():
+        counts = [int(n) for n in re.findall(r"Occurrence #(\d+)", section)]
+        assert counts == list(range(2, 2 + len(counts))), (incident_id, counts)
+        assert counts == [int(n) for n in re.findall(r"Occurrence #(\d+)", card_sections(first)[incident_id])]
 
 
 def test_the_demo_answers_one_question_with_sources(services: Services) -> None:
