@@ -203,12 +203,18 @@ class LLMClient:
             outcome = "ok"
             return parsed
         finally:
-            self.observer.llm_call(LLMCall(self.config.model, outcome, time.perf_counter() - started,
-                                           self.last_usage))
+            call = LLMCall(self.config.model, outcome, time.perf_counter() - started, self.last_usage)
+            try:
+                self.observer.llm_call(call)
+            except Exception:  # an observer given directly is guarded like the hub's
+                log.exception("the LLM observer failed on a call event")
 
     def fell_back(self) -> None:
         """The caller answered without the model after this client failed (an extractive answer)."""
-        self.observer.llm_fallback(self.config.model)
+        try:
+            self.observer.llm_fallback(self.config.model)
+        except Exception:
+            log.exception("the LLM observer failed on a fallback event")
 
     def _log_usage(self, litellm: Any, response: Any) -> Usage:
         usage = getattr(response, "usage", None)

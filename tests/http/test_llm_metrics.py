@@ -104,6 +104,11 @@ def test_a_failing_observer_never_costs_the_answer() -> None:
         out = LLMClient(LLMConfig(MODEL, stub.base_url, "sk-test", 5.0, 0), hub).complete_json(MESSAGES, ModelAnswer)
     assert out.answer == "Roll back the deploy."
     assert calls(metrics)["ok"] == 1.0  # the observer after the broken one still heard it
+    with OpenAIStub() as stub, recorder.use_cassette("llm_valid.yaml"):
+        stub.replies.append(Reply(GOOD))
+        direct = LLMClient(LLMConfig(MODEL, stub.base_url, "sk-test", 5.0, 0), broken)
+        assert direct.complete_json(MESSAGES, ModelAnswer).answer == "Roll back the deploy."
+        direct.fell_back()
 
 
 def test_an_unsubscribed_metrics_object_stops_listening() -> None:
