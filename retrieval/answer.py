@@ -155,6 +155,7 @@ def answer(question: str, chunks: Sequence[StoredChunk], incidents: Sequence[Pas
         reply = client.complete_json(messages, ModelAnswer)
     except LLMError as exc:
         log.warning("answering without the model: %s", exc)
+        client.fell_back()
         return extractive_answer(chunks, incidents, note=f"the model failed ({exc}); extractive answer instead")
     by_id = {f"C{i}": c for i, c in enumerate(chunks, 1)}
     cited = [by_id[c] for c in dict.fromkeys(reply.citations) if c in by_id]  # drop ids we never gave

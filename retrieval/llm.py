@@ -3,6 +3,10 @@ token and cost usage logged, and JSON output validated against a pydantic model.
 
 Vendor exceptions never leave this module: callers get `LLMError` (or its `LLMTimeout` and
 `LLMBadOutput` children) and fall back to extractive answers.
+
+Every finished call (and every fallback a caller reports) goes to an `LLMObserver`: by default the
+process-wide `OBSERVERS` hub, which the edge subscribes to (bot/metrics.py turns the events into
+Prometheus series), so this package never imports the edge.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ import json
 import logging
 import os
 import re
+import threading
+import time
+import weakref
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +58,71 @@ class Usage:
     cost_usd: float | None
 
 
+Outcome = Literal["ok", "timeout", "error", "invalid_output"]
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One finished model call: how it ended, how long it took (retries included), what it used.
+
+    `usage` is known whenever the model answered, even when the answer was not valid output.
+    """
+
+    model: str
+    outcome: Outcome
+    seconds: float
+    usage: Usage | None = None
+
+
+class LLMObserver(Protocol):
+    """Receives model calls and fallbacks; must be quick and must not raise (errors are logged, not passed on)."""
+
+    def llm_call(self, call: LLMCall) -> None: ...
+
+    def llm_fallback(self, model: str) -> None: ...
+
+
+class LLMObservers:
+    """Fan-out to subscribed observers, held weakly: an observer that is dropped stops receiving."""
+
+    def __init__(self) -> None:
+        self._observers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def subscribe(self, observer: LLMObserver) -> None:
+        with self._lock:
+            self._observers.add(observer)
+
+    def unsubscribe(self, observer: LLMObserver) -> None:
+        with self._lock:
+            self._observers.discard(observer)
+
+    def __contains__(self, observer: object) -> bool:
+        with self._lock:
+            return observer in self._observers
+
+    def _each(self) -> list[LLMObserver]:
+        with self._lock:
+            return list(self._observers)
+
+    def llm_call(self, call: LLMCall) -> None:
+        for observer in self._each():
+            try:
+                observer.llm_call(call)
+            except Exception:  # metrics must never cost an answer
+                log.exception("an LLM observer failed on a call event")
+
+    def llm_fallback(self, model: str) -> None:
+        for observer in self._each():
+            try:
+                observer.llm_fallback(model)
+            except Exception:
+                log.exception("an LLM observer failed on a fallback event")
+
+
+OBSERVERS = LLMObservers()  # the process's hub, like logging's handlers: the edge subscribes its metrics here
+
+
 def _litellm() -> Any:
     # The cost map would otherwise be fetched from the internet at import time.
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -83,8 +155,9 @@ def parse_json_output(content: str | None, schema: type[Model]) -> Model:
 class LLMClient:
     """Chat completions through litellm for one configured model."""
 
-    def __init__(self, config: LLMConfig) -> None:
+    def __init__(self, config: LLMConfig, observer: LLMObserver | None = None) -> None:
         self.config = config
+        self.observer: LLMObserver = observer if observer is not None else OBSERVERS
         self.last_usage: Usage | None = None
 
     def _call(self, messages: list[dict[str, str]]) -> Any:
@@ -107,20 +180,41 @@ class LLMClient:
         raise LLMError("the model call was never attempted")  # unreachable: Retrying always runs once
 
     def complete_json(self, messages: list[dict[str, str]], schema: type[Model]) -> Model:
-        """Send `messages`, return the reply parsed and validated as `schema`."""
+        """Send `messages`, return the reply parsed and validated as `schema`; the observer hears how it went."""
         litellm = _litellm()
+        started = time.perf_counter()
+        self.last_usage = None
+        outcome: Outcome = "error"
         try:
-            response = self._call(messages)
-        except litellm.exceptions.Timeout as exc:
-            raise LLMTimeout(f"{self.config.model} did not answer within {self.config.timeout:g}s") from exc
-        except Exception as exc:  # every vendor error becomes ours, with its class name for the log
-            raise LLMError(f"{self.config.model} failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
-        self.last_usage = self._log_usage(litellm, response)
+            try:
+                response = self._call(messages)
+            except litellm.exceptions.Timeout as exc:
+                outcome = "timeout"
+                raise LLMTimeout(f"{self.config.model} did not answer within {self.config.timeout:g}s") from exc
+            except Exception as exc:  # every vendor error becomes ours, with its class name for the log
+                raise LLMError(f"{self.config.model} failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+            self.last_usage = self._log_usage(litellm, response)
+            outcome = "invalid_output"
+            try:
+                content = response.choices[0].message.content
+            except (AttributeError, IndexError) as exc:
+                raise LLMBadOutput("the model's response has no message") from exc
+            parsed = parse_json_output(content, schema)
+            outcome = "ok"
+            return parsed
+        finally:
+            call = LLMCall(self.config.model, outcome, time.perf_counter() - started, self.last_usage)
+            try:
+                self.observer.llm_call(call)
+            except Exception:  # an observer given directly is guarded like the hub's
+                log.exception("the LLM observer failed on a call event")
+
+    def fell_back(self) -> None:
+        """The caller answered without the model after this client failed (an extractive answer)."""
         try:
-            content = response.choices[0].message.content
-        except (AttributeError, IndexError) as exc:
-            raise LLMBadOutput("the model's response has no message") from exc
-        return parse_json_output(content, schema)
+            self.observer.llm_fallback(self.config.model)
+        except Exception:
+            log.exception("the LLM observer failed on a fallback event")
 
     def _log_usage(self, litellm: Any, response: Any) -> Usage:
         usage = getattr(response, "usage", None)

@@ -47,6 +47,10 @@ class FakeClient:
         self.reply = reply
         self.config = LLMConfig("fake/model")
         self.messages: list[dict[str, str]] = []
+        self.fallbacks = 0
+
+    def fell_back(self) -> None:
+        self.fallbacks += 1
 
     def complete_json(self, messages: list[dict[str, str]], schema: type[Any]) -> Any:
         self.messages = messages
@@ -96,8 +100,10 @@ def test_invented_citations_and_uncatalogued_actions_are_dropped() -> None:
 
 
 def test_a_failing_model_falls_back_to_extractive() -> None:
-    out = answer("q", CHUNKS[:1], [], FakeClient(LLMTimeout("fake/model did not answer within 1s")))  # type: ignore[arg-type]
+    client = FakeClient(LLMTimeout("fake/model did not answer within 1s"))
+    out = answer("q", CHUNKS[:1], [], client)  # type: ignore[arg-type]
     assert out.mode == "extractive" and "did not answer" in (out.note or "")
+    assert client.fallbacks == 1
     assert out.citations and out.answer.startswith("Extractive answer")
 
 
