@@ -2,7 +2,8 @@
 
 Pure: labelled scores and the configured defaults in, thresholds out. Each threshold is chosen to
 minimise weighted errors over the labels; among equally good values the one closest to the default
-wins, so thresholds move only as far as the labels demand, never more than `MAX_STEP` from the
+wins (after those a `MARGIN` away from any labelled score), so thresholds move only as far as the
+labels demand, never more than `MAX_STEP` from the
 default, and not at all before `MIN_LABELS` labelled pairs of that kind exist.
 
 - Auto threshold: a "different" pair at or above it is a wrong fold (weight `WRONG_FOLD`, since a
@@ -14,7 +15,7 @@ default, and not at all before `MIN_LABELS` labelled pairs of that kind exist.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from retrieval.dedup import Thresholds
@@ -55,8 +56,13 @@ def _options(scores: Iterable[float], default: float, low: float, high: float) -
     return sorted({round(_clamp(p, low, high), 6) for p in points})
 
 
-def _best(options: Sequence[float], cost: dict[float, float], default: float) -> float:
-    return min(options, key=lambda t: (round(cost[t], 9), abs(t - default), t))
+def _best(options: Sequence[float], cost: Callable[[float], float], default: float) -> float:
+    """The cheapest option; then one whose neighbourhood (half a `MARGIN` either side) is as cheap,
+    so a threshold never sits right on a labelled score; then the one nearest the default."""
+    def key(t: float) -> tuple[float, float, float, float]:
+        robust = max(cost(t - MARGIN / 2), cost(t), cost(t + MARGIN / 2))
+        return (round(cost(t), 9), round(robust, 9), round(abs(t - default), 9), t)
+    return min(options, key=key)
 
 
 def auto_cost(labels: Sequence[LabelledScore], threshold: float) -> float:
@@ -79,13 +85,13 @@ def calibrate(labels: Sequence[LabelledScore], default: Thresholds, *, min_label
     scores = [l.score for l in labels]
     low, high = default.duplicate - max_step, default.duplicate + max_step
     options = _options(scores, default.duplicate, low, high)
-    auto = _best(options, {t: auto_cost(labels, t) for t in options}, default.duplicate)
+    auto = _best(options, lambda t: auto_cost(labels, t), default.duplicate)
 
     ask_high = min(default.candidate + max_step, auto - MIN_BAND)
     ask_low = min(default.candidate - max_step, ask_high)
     ask_default = _clamp(default.candidate, ask_low, ask_high)
     ask_options = _options(scores, ask_default, ask_low, ask_high)
-    ask = _best(ask_options, {t: ask_cost(labels, t, auto) for t in ask_options}, ask_default)
+    ask = _best(ask_options, lambda t: ask_cost(labels, t, auto), ask_default)
 
     result = Thresholds(round(auto, 4), round(ask, 4))
     moved = abs(result.duplicate - default.duplicate) > 1e-9 or abs(result.candidate - default.candidate) > 1e-9
