@@ -157,11 +157,33 @@ def split_last_signal(engine: Engine, incident_id: int, tenant: str | None = Non
         return Split(original, stored, record.id, point_id(original.tenant, item.kind, item.fingerprint, item.masked))
 
 
-def repoint(index: VectorIndex, split: Split) -> None:
-    """Make later matches on the split-out signal's vector find the new incident."""
-    if split.point_id is not None and split.new.id is not None:
+def repoint(index: VectorIndex, split: Split) -> bool:
+    """Make later matches on the split-out signal's vector find the new incident.
+
+    False when the signal has no vector of its own: a repeat decided on the exact-key fast path is
+    never embedded, and its key (not a vector) already leads its repeats to the new incident.
+    """
+    if split.point_id is None or split.new.id is None:
+        return False
+    try:
         index.set_payload([split.point_id], {"incident_id": split.new.id})
+    except Exception as exc:  # the stores report a missing point with their own exception types
+        if "no point" in str(exc).lower() or "not found" in str(exc).lower():
+            return False
+        raise
+    return True
+
+
+def merge_targets(engine: Engine, incident_id: int, limit: int) -> list[Incident]:
+    """The live incidents of `incident_id`'s tenant it could be merged into, most recently seen first."""
+    with Session(engine, expire_on_commit=False) as session:
+        incident = repo.get_incident(session, incident_id)
+        stmt = (select(Incident)
+                .where(Incident.tenant == incident.tenant, Incident.id != incident_id,
+                       Incident.merged_into.is_(None), Incident.status != "resolved")  # type: ignore[union-attr]
+                .order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit))  # type: ignore[attr-defined]
+        return list(session.execute(stmt).scalars().all())
 
 
 __all__ = ["Answer", "IncidentNotFound", "LifecycleError", "Split", "confirm_distinct", "merge_incidents",
-           "repoint", "resolve_incident", "split_last_signal"]
+           "merge_targets", "repoint", "resolve_incident", "split_last_signal"]
