@@ -35,7 +35,7 @@ MASKED_CHARS = 4000
 
 
 class TenantThresholdSource(Protocol):
-    def thresholds(self, tenant: str, human: bool) -> Thresholds | None: ...
+    def thresholds(self, session: Session, tenant: str, human: bool) -> Thresholds | None: ...
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class DedupPolicy:
     human: Thresholds
     tenants: TenantThresholdSource | None = None  # thresholds recalibrated per tenant (bot/thresholds.py)
 
-    def for_tenant(self, tenant: str, human: bool) -> Thresholds:
-        learned = self.tenants.thresholds(tenant, human) if self.tenants is not None else None
+    def for_tenant(self, session: Session, tenant: str, human: bool) -> Thresholds:
+        learned = self.tenants.thresholds(session, tenant, human) if self.tenants is not None else None
         return learned or (self.human if human else self.machine)
 
 
@@ -202,4 +202,4 @@ class CandidateFinder:
             previous = candidates.get(incident.id)
             if previous is None or score > previous.score:
                 candidates[incident.id] = Candidate(incident.id, incident.status, cosine, score, conflict)
-        return list(candidates.values()), self.policy.for_tenant(tenant, human)
+        return list(candidates.values()), self.policy.for_tenant(session, tenant, human)

@@ -35,11 +35,12 @@ class TenantCalibration:
         self._cache: dict[str, tuple[float, dict[str, Thresholds]]] = {}
         self._lock = threading.Lock()
 
-    def thresholds(self, tenant: str, human: bool) -> Thresholds | None:
+    def thresholds(self, session: Session, tenant: str, human: bool) -> Thresholds | None:
+        """The tenant's learned thresholds, None for the defaults; read through the caller's session
+        (intake's), so a refresh never waits for a second connection from a busy pool."""
         entry = self._cache.get(tenant)
         if entry is None or self._clock() - entry[0] >= self.refresh_seconds:
-            with Session(self.engine) as session:
-                entry = (self._clock(), labels.stored_thresholds(session, tenant))
+            entry = (self._clock(), labels.stored_thresholds(session, tenant))
             self._cache[tenant] = entry
         return entry[1].get("human" if human else "machine")
 

@@ -90,7 +90,8 @@ def test_same_answers_lower_the_tenants_threshold_and_only_that_tenants(
     assert (b.decision, b.candidate) == ("new", a.incident_id)  # still only asked for another tenant
 
     # Machine thresholds of acme are untouched (no machine labels).
-    assert svc.calibration.thresholds("acme", human=False) is None
+    with Session(svc.engine) as session:
+        assert svc.calibration.thresholds(session, "acme", human=False) is None
 
 
 def test_split_answers_raise_the_tenants_threshold(make_services: Callable[..., Services], cosine_scores: None) -> None:
@@ -110,7 +111,8 @@ def test_split_answers_raise_the_tenants_threshold(make_services: Callable[..., 
         taught = labels.labels_for(session, "beta")
     assert [(l.same, l.via) for l in taught] == [(False, "split")] * 5
     assert [l.score for l in taught] == pytest.approx([0.76] * 5, abs=1e-4)
-    learned = svc.calibration.thresholds("beta", human=True)
+    with Session(svc.engine) as session:
+        learned = svc.calibration.thresholds(session, "beta", human=True)
     assert learned is not None and learned.duplicate > 0.76
 
     a, b = ask(svc, "beta", *probe)
@@ -128,7 +130,8 @@ def test_a_new_services_instance_reads_the_stored_thresholds(
     for first, second in texts[:5]:
         a, b = ask(svc, "acme", first, second)
         merge_incidents(svc.engine, b.incident_id, a.incident_id, answer=Answer("question"))  # type: ignore[arg-type]
-    assert svc.calibration.thresholds("acme", human=True) is None  # nothing recalibrated yet
+    with Session(svc.engine) as session:
+        assert svc.calibration.thresholds(session, "acme", human=True) is None  # nothing recalibrated yet
     svc.calibration.recalibrate("acme")
     svc.close()
 
@@ -136,3 +139,27 @@ def test_a_new_services_instance_reads_the_stored_thresholds(
     first, second = texts[5]
     a, b = ask(again, "acme", first, second)
     assert (b.decision, b.incident_id) == ("duplicate", a.incident_id)
+
+
+def test_another_replica_picks_up_the_thresholds_after_its_refresh_interval(
+        make_services: Callable[..., Services], cosine_scores: None) -> None:
+    from bot.app import dedup_policy
+    from bot.thresholds import TenantCalibration
+
+    pairs = Pairs()
+    texts = [pairs.pair(i, 0.62) for i in range(5)]
+    svc = make_services(TableEmbedder(pairs.table), **DEFAULTS)
+    for first, second in texts:
+        a, b = ask(svc, "acme", first, second)
+        merge_incidents(svc.engine, b.incident_id, a.incident_id, answer=Answer("question"))  # type: ignore[arg-type]
+    now = [0.0]
+    replica = TenantCalibration(svc.engine, dedup_policy(svc.settings), refresh_seconds=30.0, clock=lambda: now[0])
+    with Session(svc.engine) as session:
+        assert replica.thresholds(session, "acme", human=True) is None  # read and cached: nothing learned yet
+        learned = svc.calibration.recalibrate("acme")["human"]  # this process learns
+        assert learned.moved
+        now[0] = 29.0
+        assert replica.thresholds(session, "acme", human=True) is None  # still the cached value
+    now[0] = 30.0
+    with Session(svc.engine) as session:
+        assert replica.thresholds(session, "acme", human=True) == learned.thresholds
