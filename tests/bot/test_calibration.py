@@ -98,3 +98,17 @@ def test_a_missed_same_pair_below_the_ask_threshold_lowers_it() -> None:
     th = calibrate(labels, DEFAULT).thresholds
     assert th.candidate == pytest.approx(0.42 - MARGIN)
     assert th.duplicate == DEFAULT.duplicate
+
+
+def test_the_fast_costs_agree_with_their_definitions() -> None:
+    import random
+
+    from bot.calibration import _Sorted
+
+    rng = random.Random(3)
+    labels = [LabelledScore(round(rng.uniform(0.3, 0.9), 2), rng.random() < 0.5) for _ in range(200)]
+    counts = _Sorted(labels)
+    for t in [i / 100 for i in range(20, 100)] + [l.score for l in labels]:
+        assert counts.auto_cost(t) == auto_cost(labels, t)
+        assert counts.ask_cost(t, 0.7) == ask_cost(labels, t, 0.7)
+        assert counts.ask_cost(t, t - 0.1) == ask_cost(labels, t, t - 0.1)
