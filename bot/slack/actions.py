@@ -59,10 +59,15 @@ def _click(body: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
     return action["action_id"], action.get("value") or "", (body.get("user") or {}).get("id"), channel
 
 
-def _live(deps: SlackDeps, incident_id: int) -> tuple[Incident | None, str | None]:
-    """The incident, or why a button on it can no longer act."""
+def _workspace_tenant(deps: SlackDeps, body: dict[str, Any]) -> str:
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    return deps.config.tenant(team)
+
+
+def _live(deps: SlackDeps, incident_id: int, tenant: str | None = None) -> tuple[Incident | None, str | None]:
+    """The incident, or why a button on it can no longer act (another workspace's incident does not exist)."""
     incident = load_incident(deps, incident_id)
-    if incident is None:
+    if incident is None or (tenant is not None and incident.tenant != tenant):
         return None, f"INC-{incident_id} no longer exists (it was deleted)."
     if incident.merged_into is not None:
         return None, f"INC-{incident_id} was merged into INC-{incident.merged_into}; use that incident's card."
@@ -172,7 +177,7 @@ def make_menu_handler(deps: SlackDeps) -> Handler:
         except ValueError:
             return
         try:
-            incident, why = _live(deps, incident_id)
+            incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
             if incident is None:
                 tell(client, respond, channel, user, why or "That incident can no longer change.")
                 refresh_card(deps, incident_id)
@@ -224,7 +229,7 @@ def make_merge_pick_handler(deps: SlackDeps) -> Handler:
             return
         try:
             for incident_id in (source_id, target_id):
-                incident, why = _live(deps, incident_id)
+                incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
                 if incident is None:
                     tell(client, respond, channel, user, why or "That incident can no longer change.")
                     refresh_card(deps, incident_id)

@@ -26,10 +26,11 @@ def taught(slack: SlackHarness) -> list[PairLabel]:
         return labels.labels_for(session, "acme")
 
 
-def choose(slack: SlackHarness, action_id: str, value: str, message_ts: str, kind: str = "overflow") -> Any:
+def choose(slack: SlackHarness, action_id: str, value: str, message_ts: str, kind: str = "overflow",
+           team: str = TEAM) -> Any:
     """A block_actions payload for a menu or select choice (the value is in `selected_option`)."""
     payload = {
-        "type": "block_actions", "team": {"id": TEAM, "domain": "fake"}, "user": {"id": USER, "team_id": TEAM},
+        "type": "block_actions", "team": {"id": team, "domain": "fake"}, "user": {"id": USER, "team_id": team},
         "api_app_id": "A1", "token": "x", "trigger_id": uuid.uuid4().hex,
         "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
         "channel": {"id": CHANNEL, "name": "ops"}, "message": {"ts": message_ts, "type": "message"},
@@ -145,3 +146,13 @@ def test_menu_on_a_deleted_or_resolved_incident_explains(slack: SlackHarness, fa
     choose(slack, Ids.CARD_MENU.value, "split:1", card["ts"])
     said = wait_for(lambda: responses(fake_slack, "INC-1 is already resolved"), what="resolved note")
     assert said[0]["response_type"] == "ephemeral"
+
+
+def test_another_workspace_cannot_reach_this_tenants_incidents(slack: SlackHarness, fake_slack: FakeSlackAPI) -> None:
+    first = file_card(slack, fake_slack, "orders api latency above 2s")
+    second = file_card(slack, fake_slack, "search index build failing", n=2)
+    choose(slack, Ids.MERGE_PICK.value, "2:1", second["ts"], kind="static_select", team="T0OTHER")
+    choose(slack, Ids.CARD_MENU.value, "merge:1", first["ts"], team="T0OTHER")
+    wait_for(lambda: len(responses(fake_slack, "no longer exists")) == 2, what="explanations")
+    assert incident(slack, 2).merged_into is None and taught(slack) == []
+    assert not responses(fake_slack, Ids.MERGE_PICK.value)  # no picker listing acme's incidents
