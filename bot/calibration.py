@@ -2,8 +2,8 @@
 
 Pure: labelled scores and the configured defaults in, thresholds out. Each threshold is chosen to
 minimise weighted errors over the labels; among equally good values the one closest to the default
-wins (after those a `MARGIN` away from any labelled score), so thresholds move only as far as the
-labels demand, never more than `MAX_STEP` from the
+wins (after those with no labelled score within half a `MARGIN`), so thresholds move only as far
+as the labels demand, never more than `MAX_STEP` from the
 default, and not at all before `MIN_LABELS` labelled pairs of that kind exist.
 
 - Auto threshold: a "different" pair at or above it is a wrong fold (weight `WRONG_FOLD`, since a
