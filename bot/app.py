@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from bot.db import make_engine, migrate
 from bot.intake import DedupPolicy, Intake
 from bot.settings import Settings
+from bot.thresholds import TenantCalibration
 from retrieval.dedup import Thresholds
 from retrieval.embedder import DIM, CachedEmbedder, Embedder
 from retrieval.index import VectorIndex, open_index
@@ -63,9 +64,14 @@ class Services:
         return self.open_collection(SIGNALS_COLLECTION)
 
     @cached_property
+    def calibration(self) -> TenantCalibration:
+        """Per-tenant thresholds learned from labelled pairs; the settings' values are the defaults."""
+        return TenantCalibration(self.engine, dedup_policy(self.settings))
+
+    @cached_property
     def intake(self) -> Intake:
-        return Intake(self.engine, self.signal_index, self.embedder, dedup_policy(self.settings),
-                      runbooks=self.runbook_library)
+        policy = replace(dedup_policy(self.settings), tenants=self.calibration)
+        return Intake(self.engine, self.signal_index, self.embedder, policy, runbooks=self.runbook_library)
 
     @cached_property
     def runbook_index(self) -> VectorIndex:

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlmodel import Session, col, func, select
@@ -34,10 +34,19 @@ RECENT_REPORTS = 200
 MASKED_CHARS = 4000
 
 
+class TenantThresholdSource(Protocol):
+    def thresholds(self, session: Session, tenant: str, human: bool) -> Thresholds | None: ...
+
+
 @dataclass(frozen=True)
 class DedupPolicy:
     machine: Thresholds
     human: Thresholds
+    tenants: TenantThresholdSource | None = None  # thresholds recalibrated per tenant (bot/thresholds.py)
+
+    def for_tenant(self, session: Session, tenant: str, human: bool) -> Thresholds:
+        learned = self.tenants.thresholds(session, tenant, human) if self.tenants is not None else None
+        return learned or (self.human if human else self.machine)
 
 
 @dataclass(frozen=True)
@@ -193,4 +202,4 @@ class CandidateFinder:
             previous = candidates.get(incident.id)
             if previous is None or score > previous.score:
                 candidates[incident.id] = Candidate(incident.id, incident.status, cosine, score, conflict)
-        return list(candidates.values()), self.policy.human if human else self.policy.machine
+        return list(candidates.values()), self.policy.for_tenant(session, tenant, human)

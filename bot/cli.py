@@ -19,7 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(help="Ballast: incident co-pilot for on-call teams.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-incidents_app = typer.Typer(help="List, show, resolve and merge incidents.", no_args_is_help=True)
+incidents_app = typer.Typer(help="List, show, resolve, merge and split incidents.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
@@ -153,7 +153,32 @@ def incidents_merge(incident_id: int, into_id: int, as_json: JsonOpt = False) ->
     from bot.render import incident_detail
 
     svc = services()
-    row = repo.incident_json(run_guarded(lambda: merge_incidents(svc.engine, incident_id, into_id)))
+    merged = run_guarded(lambda: merge_incidents(svc.engine, incident_id, into_id))
+    svc.calibration.recalibrate(merged.tenant)  # the merge is a labelled "same" pair
+    row = repo.incident_json(merged)
+    emit(row) if as_json else incident_detail(row)
+
+
+@incidents_app.command("split")
+def incidents_split(incident_id: int, as_json: JsonOpt = False) -> None:
+    """Move the latest report of incident ID into a new incident (the pair is labelled different)."""
+    from bot import incidents as repo
+    from bot.lifecycle import repoint, split_last_signal
+    from bot.render import incident_detail
+    from retrieval.errors import RetrievalError
+
+    svc = services()
+    try:
+        split = run_guarded(lambda: split_last_signal(svc.engine, incident_id))
+        svc.calibration.recalibrate(split.new.tenant)
+        try:
+            repoint(svc.signal_index, split)
+        except RetrievalError as exc:
+            typer.echo(f"warning: split stored, but the vector index was not updated ({str(exc).strip()}); "
+                       "look-alikes of the report may still match the original until it is", err=True)
+        row = {**repo.incident_json(split.new), "split_from": split.original.id}
+    finally:
+        svc.close()
     emit(row) if as_json else incident_detail(row)
 
 

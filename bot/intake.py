@@ -303,4 +303,5 @@ def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, ide
             "source": signal.source, "kind": item.kind, "status": signal.status,
             "raw": json.dumps(raw, ensure_ascii=False, default=str), "masked_hash": digest(item.masked),
             "received_at": now, "event_time": seen, "incident_id": incident_id, "decision": decision.decision,
-            "similarity": decision.similarity, "candidate_id": decision.candidate, "truncated": signal.truncated}
+            "similarity": decision.similarity, "candidate_id": decision.candidate, "score": decision.score,
+            "truncated": signal.truncated}

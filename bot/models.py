@@ -1,4 +1,4 @@
-"""Database tables (SQLModel): tenants, incidents and every signal received, stored raw.
+"""Database tables (SQLModel): tenants, incidents, every signal received (stored raw), and what people taught dedup.
 
 The schema is created and changed only by the Alembic migrations in bot/migrations.
 """
@@ -73,6 +73,7 @@ class SignalRecord(SQLModel, table=True):
     similarity: float | None = None
     candidate_id: int | None = Field(default=None, foreign_key="incidents.id")
     truncated: bool = False
+    score: float | None = None  # the pair score the thresholds were applied to (matched or candidate incident)
 
 
 class InboxEntry(SQLModel, table=True):
@@ -119,3 +120,39 @@ class SlackMessage(SQLModel, table=True):
     thread_ts: str | None = Field(default=None, max_length=32)
     created_at: datetime
     snoozed_until: datetime | None = None
+
+
+class PairLabel(SQLModel, table=True):
+    """A person's answer about two incidents: same or not, with the pair score dedup computed for them.
+
+    One row per unordered pair and tenant (`first_id` < `second_id`); a later answer replaces it.
+    """
+
+    __tablename__ = "pair_labels"
+    __table_args__ = (
+        UniqueConstraint("tenant", "first_id", "second_id", name="uq_pair_labels_pair"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id")
+    first_id: int = Field(foreign_key="incidents.id")
+    second_id: int = Field(foreign_key="incidents.id")
+    kind: str = Field(max_length=20)          # "human" (a report in the pair) or "machine"
+    score: float | None = None                # None: dedup never compared the two
+    same: bool
+    via: str = Field(max_length=20)           # question, merge, split, cli-merge, cli-split
+    answered_by: str | None = Field(default=None, max_length=100)
+    answered_at: datetime
+
+
+class TenantThresholds(SQLModel, table=True):
+    """The dedup thresholds recalibrated for one tenant and kind of source from its labelled pairs."""
+
+    __tablename__ = "tenant_thresholds"
+
+    tenant: str = Field(primary_key=True, max_length=64, foreign_key="tenants.id")
+    kind: str = Field(primary_key=True, max_length=20)
+    duplicate: float
+    candidate: float
+    labels: int                               # labelled pairs (with a score) the values were chosen from
+    updated_at: datetime

@@ -59,6 +59,7 @@ class Decision:
     incident_id: int | None
     similarity: float | None
     candidate: int | None = None
+    score: float | None = None  # the pair score of the matched incident or the candidate
 
 
 def is_human(a: str, b: str) -> bool:
@@ -130,10 +131,10 @@ def classify(candidates: list[Candidate], thresholds: Thresholds) -> Decision:
     if eligible and eligible[0].score >= thresholds.duplicate:
         best = eligible[0]
         kind: DecisionKind = "duplicate" if best.status in OPEN_STATUSES else "regression"
-        return Decision(kind, best.incident_id, best_similarity)
+        return Decision(kind, best.incident_id, best_similarity, score=best.score)
     top = ranked[0]
     if top.score >= thresholds.candidate:
-        return Decision("new", None, best_similarity, candidate=top.incident_id)
+        return Decision("new", None, best_similarity, candidate=top.incident_id, score=top.score)
     return Decision("new", None, best_similarity)
 
 

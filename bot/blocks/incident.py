@@ -1,6 +1,8 @@
-"""Incident messages: the card with its buttons, the duplicate and regression thread replies, the match question."""
+"""Incident messages: the card with its buttons and menu, the thread replies, the match question, the merge picker."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -9,22 +11,29 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 
-from bot.blocks.ids import SNOOZE_HOURS, Ids
+from bot.blocks.ids import MENU_MERGE, MENU_SPLIT, SNOOZE_HOURS, Ids
 from bot.blocks.limits import (
     BUTTON_TEXT,
     CONTEXT_ELEMENTS,
     FIELD_TEXT,
     HEADER_TEXT,
     MAX_FIELDS,
+    OPTION_TEXT,
+    OPTION_VALUE,
     SECTION_TEXT,
+    SELECT_OPTIONS,
     clip,
     clip_id,
     clip_plain,
 )
-from bot.blocks.views import IncidentView, SimilarIncident, slack_date
+from bot.blocks.views import IncidentChoice, IncidentView, SimilarIncident, slack_date
 
 SIMILAR_SHOWN = 5
 _SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
@@ -71,7 +80,7 @@ def incident_card(view: IncidentView) -> list[Block]:
         f"*Last seen*\n{slack_date(view.last_seen)}",
     ]
     fields = [MarkdownTextObject(text=clip(f, FIELD_TEXT)) for f in facts[:MAX_FIELDS]]
-    blocks.append(SectionBlock(block_id=Ids.CARD_FIELDS.value, fields=fields))
+    blocks.append(SectionBlock(block_id=Ids.CARD_FIELDS.value, fields=fields, accessory=card_menu(view)))
     runbook = "*Runbook:* none matched yet"
     if view.runbook:
         runbook = f"*Runbook:* `{view.runbook}`" + (f" {view.runbook_title}" if view.runbook_title else "")
@@ -102,6 +111,50 @@ def card_buttons(view: IncidentView) -> list[ButtonElement]:
         buttons.extend(_button(f"Snooze {h}h", action, value) for action, h in SNOOZE_HOURS.items())
     buttons.append(_button("Show runbook", Ids.SHOW_RUNBOOK, value))
     return buttons
+
+
+def card_menu(view: IncidentView) -> OverflowMenuElement | None:
+    """The card's overflow menu while the incident is live: merge it into another, split its last report out."""
+    if view.closed:
+        return None
+    options = [_option("Merge into another incident…", f"{MENU_MERGE}:{view.id}")]
+    if view.occurrence_count > 1:
+        options.append(_option("Split the last report out", f"{MENU_SPLIT}:{view.id}"))
+    return OverflowMenuElement(action_id=Ids.CARD_MENU.value, options=options)
+
+
+def _option(text: str, value: str) -> Option:
+    return Option(text=PlainTextObject(text=clip_plain(text, OPTION_TEXT)), value=clip_id(value, OPTION_VALUE))
+
+
+def merge_picker(view: IncidentView, choices: Sequence[IncidentChoice]) -> list[Block]:
+    """Ephemeral: "Merge INC-5 (title) into which incident?" with a select of the tenant's live incidents."""
+    offered = [c for c in choices if c.id != view.id][:SELECT_OPTIONS]
+    title = clip_plain(view.title, 200)
+    if not offered:
+        return _reply(f"There is no other open incident to merge {view.ref} ({title}) into.")
+    select = StaticSelectElement(
+        action_id=Ids.MERGE_PICK.value, placeholder=PlainTextObject(text="Choose an incident"),
+        options=[_option(f"INC-{c.id} {c.title}", f"{view.id}:{c.id}") for c in offered],
+    )
+    more = len([c for c in choices if c.id != view.id]) - len(offered)
+    note = f" (the {len(offered)} most recent; or `ballast incidents merge {view.id} ID`)" if more > 0 else ""
+    text = f":twisted_rightwards_arrows: Merge {view.ref} ({title}) into which incident?{note}"
+    return [SectionBlock(block_id=Ids.MERGE_PICKER.value, text=MarkdownTextObject(text=clip(text, SECTION_TEXT)),
+                         accessory=select)]
+
+
+def merged_note(source: int, target: int, user: str | None) -> list[Block]:
+    who = f"<@{user}>" if user else "Someone"
+    return _reply(f":link: {who} merged INC-{source} into INC-{target}.")
+
+
+def split_note(original: int, new: IncidentView, user: str | None) -> list[Block]:
+    """In the original card's thread: which report left, and where it went."""
+    who = f"<@{user}>" if user else "Someone"
+    name = f"<{new.link}|{new.ref}>" if new.link else new.ref
+    return _reply(f":scissors: {who} split the last report out of INC-{original} into {name} "
+                  f"({clip_plain(new.title, 200)}).")
 
 
 def _reply(text: str, link: str | None = None) -> list[Block]:

@@ -16,6 +16,9 @@ BUTTON_TEXT = 75
 ID_LENGTH = 255
 VALUE_LENGTH = 255  # a button's value and a block's id share Slack's 255-character limit
 CONTEXT_ELEMENTS = 10
+OPTION_TEXT = 75      # an option's text in a select or overflow menu
+OPTION_VALUE = 150    # an option's value
+SELECT_OPTIONS = 100  # options in one static select
 FALLBACK_TEXT = 3000  # the notification text beside blocks (Slack truncates at 40,000; keep it short)
 
 ELLIPSIS = "…"

@@ -1,4 +1,4 @@
-"""The frozen values Block Kit builders read: an incident as a card shows it, and its similar past incidents."""
+"""The frozen values Block Kit builders read: an incident as a card shows it, its similar past incidents, merge choices."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ class SimilarIncident:
     status: str
     similarity: float
     link: str | None = None
+
+
+@dataclass(frozen=True)
+class IncidentChoice:
+    """An incident offered as a merge target."""
+
+    id: int
+    title: str
+    status: str
 
 
 @dataclass(frozen=True)

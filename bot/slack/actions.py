@@ -1,11 +1,15 @@
-"""Card and question buttons: acknowledge, resolve, snooze, show runbook, same/new incident.
+"""Card and question buttons: acknowledge, resolve, snooze, show runbook, same/new incident, and the
+card's menu (merge into another incident, split the last report out).
 
 Each click is acked at once; the change is made in the database, then the card is redrawn in
-place. A click on a deleted, merged or resolved incident gets an ephemeral explanation.
+place. A click on a deleted, merged or resolved incident gets an ephemeral explanation. Every
+same/new answer, merge and split is stored as a labelled pair and recalibrates the tenant's
+dedup thresholds.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,13 +20,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot import incidents as repo
-from bot.blocks.ids import SNOOZE_HOURS, Ids
-from bot.blocks.incident import match_answer
-from bot.lifecycle import LifecycleError, merge_incidents, resolve_incident
+from bot.blocks.ids import MENU_MERGE, MENU_SPLIT, SNOOZE_HOURS, Ids
+from bot.blocks.incident import match_answer, merge_picker, merged_note, split_note
+from bot.blocks.limits import SELECT_OPTIONS
+from bot.blocks.views import IncidentChoice
+from bot.labels import Answer
+from bot.lifecycle import (LifecycleError, confirm_distinct, merge_incidents, merge_targets, repoint,
+                           resolve_incident, split_last_signal)
 from bot.models import Incident
 from bot.slack.app import SlackDeps
-from bot.slack.cards import incident_view, load_incident, refresh_card
+from bot.slack.cards import incident_view, load_incident, post_card, refresh_card
 from bot.slack.replying import report_failure, tell
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[..., None]
 
@@ -49,10 +59,15 @@ def _click(body: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
     return action["action_id"], action.get("value") or "", (body.get("user") or {}).get("id"), channel
 
 
-def _live(deps: SlackDeps, incident_id: int) -> tuple[Incident | None, str | None]:
-    """The incident, or why a button on it can no longer act."""
+def _workspace_tenant(deps: SlackDeps, body: dict[str, Any]) -> str:
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    return deps.config.tenant(team)
+
+
+def _live(deps: SlackDeps, incident_id: int, tenant: str | None = None) -> tuple[Incident | None, str | None]:
+    """The incident, or why a button on it can no longer act (another workspace's incident does not exist)."""
     incident = load_incident(deps, incident_id)
-    if incident is None:
+    if incident is None or (tenant is not None and incident.tenant != tenant):
         return None, f"INC-{incident_id} no longer exists (it was deleted)."
     if incident.merged_into is not None:
         return None, f"INC-{incident_id} was merged into INC-{incident.merged_into}; use that incident's card."
@@ -125,9 +140,13 @@ def make_question_handler(deps: SlackDeps) -> Handler:
                 tell(client, respond, channel, user, f"Already answered: INC-{new_id} was merged into "
                      f"INC-{incident.merged_into}.")
                 return
+            answer = Answer("question", user)
             if same:
-                merge_incidents(deps.services.engine, new_id, candidate_id)
+                merge_incidents(deps.services.engine, new_id, candidate_id, answer=answer)
                 refresh_card(deps, candidate_id)
+            else:
+                confirm_distinct(deps.services.engine, new_id, candidate_id, answer)
+            deps.services.calibration.recalibrate(incident.tenant)
             refresh_card(deps, new_id)
             message = body.get("message") or {}
             if channel and message.get("ts"):
@@ -142,6 +161,97 @@ def make_question_handler(deps: SlackDeps) -> Handler:
     return on_question
 
 
+def _selected(body: dict[str, Any]) -> str:
+    action = body["actions"][0]
+    return str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
+
+
+def make_menu_handler(deps: SlackDeps) -> Handler:
+    """The card's overflow menu: "merge:ID" answers with a picker, "split:ID" splits at once."""
+
+    def on_menu(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        _, _, user, channel = _click(body)
+        verb, _, raw = _selected(body).partition(":")
+        try:
+            incident_id = int(raw)
+        except ValueError:
+            return
+        try:
+            incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
+            if incident is None:
+                tell(client, respond, channel, user, why or "That incident can no longer change.")
+                refresh_card(deps, incident_id)
+                return
+            if verb == MENU_MERGE:
+                targets = merge_targets(deps.services.engine, incident_id, SELECT_OPTIONS + 1)
+                choices = [IncidentChoice(t.id, t.title, t.status) for t in targets if t.id is not None]
+                blocks = merge_picker(incident_view(deps, incident), choices)
+                tell(client, respond, channel, user, f"Merge INC-{incident_id} into which incident?", blocks)
+            elif verb == MENU_SPLIT:
+                split_out(deps, incident, user, channel)
+                refresh_card(deps, incident_id)
+        except LifecycleError as exc:
+            tell(client, respond, channel, user, str(exc))
+        except Exception:
+            report_failure(client, respond, channel, user, "that menu action")
+
+    return on_menu
+
+
+def split_out(deps: SlackDeps, incident: Incident, user: str | None, channel: str | None) -> None:
+    """Split the incident's last report into a new incident, post its card, and note it in the old thread."""
+    assert incident.id is not None
+    services = deps.services
+    split = split_last_signal(services.engine, incident.id, answer=Answer("split", user))
+    if not repoint(services.signal_index, split):
+        log.info("INC-%s: the split-out signal has no vector of its own; its key leads repeats", split.new.id)
+    services.calibration.recalibrate(incident.tenant)
+    card = deps.poster.card(incident.id)
+    where = card.channel if card is not None else channel
+    if where is None:
+        return
+    post_card(deps, split.new, where, None)
+    if card is not None and card.ts is not None:
+        new_view = incident_view(deps, split.new)
+        deps.poster.post_once(f"split:{split.new.id}", card.channel, f"Split into {new_view.ref}",
+                              split_note(incident.id, new_view, user), kind="reply", incident_id=incident.id,
+                              thread_ts=card.ts)
+
+
+def make_merge_pick_handler(deps: SlackDeps) -> Handler:
+    """The merge picker's select: "SOURCE:TARGET" merges, labels the pair same, and redraws both cards."""
+
+    def on_pick(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        _, _, user, channel = _click(body)
+        try:
+            source_id, target_id = (int(part) for part in _selected(body).split(":", 1))
+        except ValueError:
+            return
+        try:
+            for incident_id in (source_id, target_id):
+                incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
+                if incident is None:
+                    tell(client, respond, channel, user, why or "That incident can no longer change.")
+                    refresh_card(deps, incident_id)
+                    return
+            merged = merge_incidents(deps.services.engine, source_id, target_id, answer=Answer("merge", user))
+            deps.services.calibration.recalibrate(merged.tenant)
+            refresh_card(deps, source_id)
+            refresh_card(deps, target_id)
+            note = merged_note(source_id, target_id, user)
+            card = deps.poster.card(target_id)
+            if card is not None and card.ts is not None:
+                deps.poster.post_once(f"merged:{source_id}", card.channel, f"INC-{source_id} merged in", note,
+                                      kind="reply", incident_id=target_id, thread_ts=card.ts)
+            tell(client, respond, channel, user, f"Merged INC-{source_id} into INC-{target_id}.", note)
+        except LifecycleError as exc:
+            tell(client, respond, channel, user, str(exc))
+        except Exception:
+            report_failure(client, respond, channel, user, "that merge")
+
+    return on_pick
+
+
 def register(app: App, deps: SlackDeps) -> None:
     def ack_only(ack: Ack) -> None:
         ack()
@@ -152,3 +262,5 @@ def register(app: App, deps: SlackDeps) -> None:
     question = make_question_handler(deps)
     for action in (Ids.SAME_INCIDENT, Ids.NEW_INCIDENT):
         app.action(action.value)(ack=ack_only, lazy=[question])
+    app.action(Ids.CARD_MENU.value)(ack=ack_only, lazy=[make_menu_handler(deps)])
+    app.action(Ids.MERGE_PICK.value)(ack=ack_only, lazy=[make_merge_pick_handler(deps)])
