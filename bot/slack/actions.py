@@ -84,13 +84,15 @@ def make_card_handler(deps: SlackDeps) -> Handler:
         except ValueError:
             return
         try:
+            tenant = _workspace_tenant(deps, body)
             if action_id == Ids.SHOW_RUNBOOK.value:
-                show_runbook(deps, incident_id, respond, client, channel, user)
+                show_runbook(deps, incident_id, respond, client, channel, user, tenant)
                 return
-            incident, why = _live(deps, incident_id)
+            incident, why = _live(deps, incident_id, tenant)
             if incident is None:
                 tell(client, respond, channel, user, why or "That incident can no longer change.")
-                refresh_card(deps, incident_id)
+                if _belongs(deps, incident_id, tenant):
+                    refresh_card(deps, incident_id)
                 return
             if action_id == Ids.ACKNOWLEDGE.value:
                 acknowledge_incident(deps.services.engine, incident_id)
@@ -108,10 +110,15 @@ def make_card_handler(deps: SlackDeps) -> Handler:
     return on_card_button
 
 
-def show_runbook(deps: SlackDeps, incident_id: int, respond: Respond, client: WebClient, channel: str | None,
-                 user: str | None) -> None:
+def _belongs(deps: SlackDeps, incident_id: int, tenant: str) -> bool:
     incident = load_incident(deps, incident_id)
-    if incident is None:
+    return incident is not None and incident.tenant == tenant
+
+
+def show_runbook(deps: SlackDeps, incident_id: int, respond: Respond, client: WebClient, channel: str | None,
+                 user: str | None, tenant: str) -> None:
+    incident = load_incident(deps, incident_id)
+    if incident is None or incident.tenant != tenant:
         tell(client, respond, channel, user, f"INC-{incident_id} no longer exists (it was deleted).")
         return
     if not incident.runbook:
@@ -132,8 +139,9 @@ def make_question_handler(deps: SlackDeps) -> Handler:
             return
         same = action_id == Ids.SAME_INCIDENT.value
         try:
+            tenant = _workspace_tenant(deps, body)
             incident = load_incident(deps, new_id)
-            if incident is None:
+            if incident is None or not (incident.tenant == tenant and _belongs(deps, candidate_id, tenant)):
                 tell(client, respond, channel, user, f"INC-{new_id} no longer exists (it was deleted).")
                 return
             if incident.merged_into is not None:

@@ -67,9 +67,10 @@ class SlackHarness:
                 "response_url": self.api.response_url(trigger), "trigger_id": trigger, **over}
         return self.send(urlencode(form), "application/x-www-form-urlencoded")
 
-    def click(self, action_id: str, value: str, message_ts: str, channel: str = CHANNEL, user: str = USER) -> Any:
+    def click(self, action_id: str, value: str, message_ts: str, channel: str = CHANNEL, user: str = USER,
+              team: str = TEAM) -> Any:
         payload = {
-            "type": "block_actions", "team": {"id": TEAM, "domain": "fake"}, "user": {"id": user, "team_id": TEAM},
+            "type": "block_actions", "team": {"id": team, "domain": "fake"}, "user": {"id": user, "team_id": team},
             "api_app_id": "A1", "token": "x", "trigger_id": uuid.uuid4().hex,
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
             "channel": {"id": channel, "name": "ops"}, "message": {"ts": message_ts, "type": "message"},

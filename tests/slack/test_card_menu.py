@@ -156,3 +156,17 @@ def test_another_workspace_cannot_reach_this_tenants_incidents(slack: SlackHarne
     wait_for(lambda: len(responses(fake_slack, "no longer exists")) == 2, what="explanations")
     assert incident(slack, 2).merged_into is None and taught(slack) == []
     assert not responses(fake_slack, Ids.MERGE_PICK.value)  # no picker listing acme's incidents
+
+
+def test_card_buttons_from_another_workspace_act_on_nothing(make_slack: Callable[..., SlackHarness],
+                                                            fake_slack: FakeSlackAPI) -> None:
+    slack, question = uncertain(make_slack, fake_slack)
+    card = file_card(slack, fake_slack, "payments webhook retries piling up", n=3)
+    for action in (Ids.ACKNOWLEDGE.value, Ids.RESOLVE.value, Ids.SHOW_RUNBOOK.value):
+        slack.click(action, "3", card["ts"], team="T0OTHER")
+    slack.click(Ids.SAME_INCIDENT.value, "2:1", question["ts"], team="T0OTHER")
+    wait_for(lambda: len(responses(fake_slack, "no longer exists")) == 4, what="explanations")
+    assert incident(slack, 3).status == "open" and incident(slack, 2).merged_into is None
+    assert taught(slack) == []
+    slack.click(Ids.ACKNOWLEDGE.value, "3", card["ts"])  # the incident's own workspace still can
+    wait_for(lambda: incident(slack, 3).status == "acknowledged", what="acknowledged by its own workspace")
