@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, updat
 
 from bot.incidents import as_utc, utcnow
 from bot.models import InboxEntry
+from bot.slack import outbox
 from retrieval.signal import Signal, parse_time
 
 PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
@@ -87,8 +88,13 @@ def claim(engine: Engine, worker: str, limit: int, lease_seconds: float) -> list
     return sorted(claimed, key=lambda c: c.id)
 
 
-def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]]) -> int:
-    """Mark claimed rows done with their results; a row whose lease another worker took is left alone."""
+def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]],
+           notices: Sequence[dict[str, Any]] = ()) -> int:
+    """Mark claimed rows done with their results; a row whose lease another worker took is left alone.
+
+    `notices` (bot/slack/outbox.py rows: what Slack is to show of these results) are stored in the
+    same transaction, so a decision is never done without them; their keys make a re-run add none.
+    """
     if not results:
         return 0
     stmt = (
@@ -99,7 +105,9 @@ def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]]) -> i
     now = utcnow()
     params = [{"row_id": k, "now": now, "res": json.dumps(v, default=str)} for k, v in results.items()]
     with engine.begin() as conn:
-        return int(conn.execute(stmt, params).rowcount or 0)
+        done = int(conn.execute(stmt, params).rowcount or 0)
+        outbox.add(conn, notices)
+        return done
 
 
 def release(engine: Engine, worker: str, failed: Sequence[Claimed], error: str) -> None:

@@ -14,11 +14,13 @@ import socket
 import threading
 import time
 import uuid
+from datetime import datetime
 from dataclasses import replace
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import inbox
+from bot.slack import outbox
 from bot.inbox import Claimed
 from bot.incidents import utcnow
 from bot.metrics import BatchReport
@@ -178,13 +180,27 @@ class WorkerPool:
             failed = True
             log.warning("batch of %d failed (%s); deciding its rows one by one", len(claimed), type(exc).__name__)
             results = self._decide_singly(claimed)
-        inbox.finish(engine, self.name, results)
         now = utcnow()
+        inbox.finish(engine, self.name, results, self._notices(claimed, results, now))
         self.report(BatchReport(
             decisions=["replayed" if r.get("replayed") else str(r.get("decision")) for r in results.values()],
             seconds=time.perf_counter() - started, failed=failed,
             waits=[max(0.0, (now - c.received_at).total_seconds()) for c in claimed if c.id in results]))
         return len(claimed)
+
+    def _notices(self, claimed: list[Claimed], results: dict[int, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """What Slack is to show of these decisions (stored with them; bot/slack/notices.py posts them)."""
+        settings = self.services.settings
+        if not settings.slack_enabled:
+            return []
+        rows: dict[str, dict[str, Any]] = {}
+        for item in claimed:
+            result = results.get(item.id)
+            signal = item.signal if item.signal.external_id else replace(item.signal, external_id=f"inbox:{item.id}")
+            row = outbox.notice_row(signal, result, now, settings.slack_thread_window) if result else None
+            if row is not None:
+                rows.setdefault(row["key"], row)  # two deliveries of one signal: one notice
+        return list(rows.values())
 
     def _decide(self, claimed: list[Claimed]) -> dict[int, dict[str, Any]]:
         items = [c if c.signal.external_id else replace(c, signal=replace(c.signal, external_id=f"inbox:{c.id}"))

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.app import Services
+from bot.config import EMPTY, BallastConfig, load_config
 from bot.intake import IngestResult
 from bot.settings import Settings
 from bot.slack.batcher import IntakeBatcher
@@ -42,15 +43,19 @@ def _pairs(raw: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SlackConfig:
-    """The Slack part of the settings, parsed once."""
+    """The Slack part of the settings and the config file, parsed once."""
 
     intake_channels: frozenset[str] = frozenset()
     tenants: dict[str, str] = field(default_factory=dict)
+    file: BallastConfig = EMPTY
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackConfig:
+    def from_settings(cls, settings: Settings, file: BallastConfig | None = None) -> SlackConfig:
+        """`file` defaults to the config file of the settings; its `workspaces` add to BALLAST_SLACK_TENANTS
+        (the environment wins for a team named in both)."""
+        file = file if file is not None else load_config(settings.resolved_config_file)
         channels = frozenset(c.strip() for c in settings.slack_intake_channels.split(",") if c.strip())
-        return cls(channels, _pairs(settings.slack_tenants))
+        return cls(channels, {**file.workspaces, **_pairs(settings.slack_tenants)}, file)
 
     def tenant(self, team_id: str | None) -> str:
         return self.tenants.get(team_id or "", "default")
@@ -73,6 +78,12 @@ class SlackDeps:
         return self.batcher.ingest(signal, given_id)
 
 
+def slack_deps(services: Services, config: BallastConfig | None = None, client: WebClient | None = None) -> SlackDeps:
+    """Deps for work outside a listener (the outbox and escalation jobs): a poster on its own client."""
+    return SlackDeps(services, Poster(services.engine, client or web_client(services.settings)),
+                     SlackConfig.from_settings(services.settings, config))
+
+
 def web_client(settings: Settings) -> WebClient:
     """The Web API client: `SLACK_API_URL` as base, 429s waited out per Retry-After.
 
@@ -86,7 +97,7 @@ def web_client(settings: Settings) -> WebClient:
 
 
 def build_slack_app(services: Services, *, client: WebClient | None = None, token_verification_enabled: bool = True,
-                    listener_executor: Executor | None = None) -> App:
+                    listener_executor: Executor | None = None, config: BallastConfig | None = None) -> App:
     """The Bolt app for `services`; tests pass `token_verification_enabled=False` (no auth.test call)
     and their own executor, to wait for background work before they stop the fake Slack."""
     from bot.slack import actions, commands, messages
@@ -106,7 +117,7 @@ def build_slack_app(services: Services, *, client: WebClient | None = None, toke
         or ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings))
+    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings, config))
     commands.register(app, deps)
     actions.register(app, deps)
     messages.register(app, deps)
