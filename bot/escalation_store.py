@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,10 +41,27 @@ class Timer:
 def arm(engine: Engine, config: BallastConfig, now: datetime | None = None) -> int:
     """Store a timer for each open incident whose severity has a policy and that has none yet; how many.
 
-    The due time counts from the incident's first signal, so arming a moment later changes nothing.
+    The due time counts from the incident's first signal, so arming a moment later changes nothing:
+    this sweep catches incidents opened where no timer was stored (the CLI, an older version).
     """
-    now = now or utcnow()
+    if not config.escalation:
+        return 0
+    with engine.begin() as conn:
+        return arm_in(conn, config, now or utcnow())
+
+
+def arm_incidents(engine: Engine, config: BallastConfig, incident_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Store the timers of these just-opened incidents (the ones whose severity escalates)."""
+    if not config.escalation or not incident_ids:
+        return 0
+    with engine.begin() as conn:
+        return arm_in(conn, config, now or utcnow(), incident_ids)
+
+
+def arm_in(conn: Connection, config: BallastConfig, now: datetime, incident_ids: Sequence[int] | None = None) -> int:
+    """`arm` inside the caller's transaction, for `incident_ids` only when given (intake's new incidents)."""
     armed = 0
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for severity, policy in config.escalation.items():
         span = policy.ack_timeout + (policy.repeat_every or timedelta(0)) * policy.max_repeats
         has_timer = exists().where(_T.c.incident_id == _I.c.id)
@@ -52,16 +69,16 @@ def arm(engine: Engine, config: BallastConfig, now: datetime | None = None) -> i
                 .where(_I.c.status == "open", _I.c.merged_into.is_(None), _I.c.severity == severity,
                        _I.c.first_seen >= now - span - ARM_GRACE, ~has_timer)
                 .order_by(_I.c.id).limit(ARM_BATCH))
-        with engine.begin() as conn:
-            found = conn.execute(stmt).all()
-            if not found:
-                continue
-            rows = [{"incident_id": int(r[0]), "tenant": r[1], "state": PENDING,
-                     "due_at": first_due(as_utc(r[2]), policy), "fired": 0, "attempts": 0, "updated_at": now}
-                    for r in found]
-            insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-            conn.execute(insert(_T).on_conflict_do_nothing(index_elements=["incident_id"]), rows)
-            armed += len(rows)
+        if incident_ids is not None:
+            stmt = stmt.where(_I.c.id.in_(list(incident_ids)))
+        found = conn.execute(stmt).all()
+        if not found:
+            continue
+        rows = [{"incident_id": int(r[0]), "tenant": r[1], "state": PENDING,
+                 "due_at": first_due(as_utc(r[2]), policy), "fired": 0, "attempts": 0, "updated_at": now}
+                for r in found]
+        conn.execute(insert(_T).on_conflict_do_nothing(index_elements=["incident_id"]), rows)
+        armed += len(rows)
     return armed
 
 

@@ -9,12 +9,12 @@ lets expire.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from bot.incidents import as_utc, utcnow
 from bot.models import InboxEntry
@@ -89,11 +89,12 @@ def claim(engine: Engine, worker: str, limit: int, lease_seconds: float) -> list
 
 
 def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]],
-           notices: Sequence[dict[str, Any]] = ()) -> int:
+           notices: Sequence[dict[str, Any]] = (), then: Callable[[Connection], Any] | None = None) -> int:
     """Mark claimed rows done with their results; a row whose lease another worker took is left alone.
 
     `notices` (bot/slack/outbox.py rows: what Slack is to show of these results) are stored in the
     same transaction, so a decision is never done without them; their keys make a re-run add none.
+    `then` runs last in that transaction (the worker arms escalation timers there).
     """
     if not results:
         return 0
@@ -107,6 +108,8 @@ def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]],
     with engine.begin() as conn:
         done = int(conn.execute(stmt, params).rowcount or 0)
         outbox.add(conn, notices)
+        if then is not None:
+            then(conn)
         return done
 
 

@@ -19,7 +19,8 @@ from dataclasses import replace
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import inbox
+from bot import escalation_store, inbox
+from bot.config import load_config
 from bot.slack import outbox
 from bot.inbox import Claimed
 from bot.incidents import utcnow
@@ -71,6 +72,8 @@ class WorkerPool:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Escalation policies: a new incident's timer is stored with its decision.
+        self.config = load_config(services.settings.resolved_config_file)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -181,7 +184,10 @@ class WorkerPool:
             log.warning("batch of %d failed (%s); deciding its rows one by one", len(claimed), type(exc).__name__)
             results = self._decide_singly(claimed)
         now = utcnow()
-        inbox.finish(engine, self.name, results, self._notices(claimed, results, now))
+        opened = [int(r["incident_id"]) for r in results.values()
+                  if r.get("decision") in ("new", "regression") and r.get("incident_id") and not r.get("replayed")]
+        arm = (lambda conn: escalation_store.arm_in(conn, self.config, now, opened)) if opened and self.config.escalation else None
+        inbox.finish(engine, self.name, results, self._notices(claimed, results, now), arm)
         self.report(BatchReport(
             decisions=["replayed" if r.get("replayed") else str(r.get("decision")) for r in results.values()],
             seconds=time.perf_counter() - started, failed=failed,

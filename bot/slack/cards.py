@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from bot import escalation_store
 from bot import incidents as repo
 from bot.blocks.incident import card_text, duplicate_reply, incident_card, match_question, regression_note
 from bot.blocks.views import IncidentView, SimilarIncident
@@ -133,6 +134,8 @@ def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str,
     incident = load_incident(deps, result.incident_id)
     if incident is None or incident.id is None:
         return None
+    if result.decision in ("new", "regression") and not result.replayed:
+        escalation_store.arm_incidents(deps.services.engine, deps.config.file, [incident.id])
     card, new_card = ensure_card(deps, incident, channel, signal, wait)
     if card is None or card.ts is None:
         log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, CARD_WAIT)

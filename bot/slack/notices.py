@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
@@ -28,9 +29,9 @@ class CardPending(RuntimeError):
     """Another worker is posting this incident's card right now: show the notice on a later run."""
 
 
-def deliver_due(deps: SlackDeps, worker: str, *, limit: int = BATCH) -> int:
-    """Claim due notices and show them; the number claimed (0: nothing due)."""
-    claimed = outbox.claim(deps.services.engine, worker, limit, LEASE_SECONDS)
+def deliver_due(deps: SlackDeps, worker: str, *, limit: int = BATCH, now: datetime | None = None) -> int:
+    """Claim notices due at `now` and show them; the number claimed (0: nothing due)."""
+    claimed = outbox.claim(deps.services.engine, worker, limit, LEASE_SECONDS, now)
     by_incident: dict[int, list[Notice]] = defaultdict(list)
     for notice in claimed:
         by_incident[notice.incident_id].append(notice)
@@ -41,7 +42,7 @@ def deliver_due(deps: SlackDeps, worker: str, *, limit: int = BATCH) -> int:
         except Exception as exc:
             reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("INC-%d: posting to Slack failed (%s); retried later", incident_id, reason)
-            outbox.retry(deps.services.engine, worker, notices, f"{type(exc).__name__}: {reason}")
+            outbox.retry(deps.services.engine, worker, notices, f"{type(exc).__name__}: {reason}", now)
             continue
         if skipped:
             outbox.finish(deps.services.engine, worker, ids, outbox.SKIPPED, skipped)
