@@ -19,7 +19,7 @@ from bot.lifecycle import merge_incidents
 from bot.scheduler import build_scheduler
 from bot.slack.app import slack_deps
 from tests.http.conftest import am_payload, drain, resolved
-from tests.slack.alerting import ESCALATE, ROUTED, Stack, firing, make_stack, text_of, top_level
+from tests.slack.alerting import CONFIG, ESCALATE, ROUTED, Stack, firing, key_of, make_stack, text_of, top_level
 from tests.slack.conftest import wait_for
 
 __all__ = ["make_stack"]  # the fixture
@@ -189,3 +189,21 @@ def test_two_replicas_post_each_escalation_once(make_stack: MakeStack) -> None:
             i for i, _, _ in incidents)
     finally:
         other.services.close()
+
+
+def test_a_slack_report_arms_its_timer_when_it_opens(make_stack: MakeStack) -> None:
+    stack = make_stack(CONFIG + "  warning:\n    ack_timeout: 1h\n")
+    reply = stack.slack.command("/incident", "checkout returns 502 for EU users", channel=ROUTED)
+    assert reply.status_code == 200
+    [card] = wait_for(lambda: top_level(stack.api, ROUTED), what="the card of the report")
+    [timer] = wait_for(lambda: escalation_store.timers(stack.services.engine), what="the stored timer")
+    with Session(stack.services.engine) as session:
+        incident = repo.get_incident(session, int(timer["incident_id"]))  # type: ignore[arg-type]
+    t0 = repo.as_utc(incident.first_seen)
+    assert incident.severity == "warning" and timer["due_at"] == t0 + timedelta(hours=1)
+    assert stack.escalate(t0 + timedelta(minutes=59)) == 0
+    assert stack.escalate(t0 + timedelta(hours=1)) == 1
+    assert escalations(stack) == []  # this policy names no channel: the card's channel is used
+    [post] = [m for m in top_level(stack.api, ROUTED) if key_of(m).startswith("escalation:")]
+    assert "escalation 1 of 1" in text_of(post) and card["ts"].replace(".", "") in text_of(post)
+    assert "<!subteam" not in text_of(post)  # this policy names no group
