@@ -45,7 +45,7 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     _configure_logging()
     try:
         load_prompts()  # a broken prompt file stops the start, not the first question
-        config = load_config(settings.resolved_config_file)  # a bad config file too
+        file_config = load_config(settings.resolved_config_file)  # a bad config file too
     except (RetrievalError, ConfigError) as exc:
         raise ServeError(str(exc)) from exc
     services = build_services(settings)
@@ -81,7 +81,7 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
         socket = _connect_socket_mode(services) if socket_mode else None
         # Cards for alerts, escalations (and later jobs): claimed from the database, so every
         # replica runs the same scheduler and each due item is done by one of them.
-        scheduler = build_scheduler(services, config)
+        scheduler = build_scheduler(services, file_config)
         scheduler.start()
         try:
             server.run()
