@@ -33,6 +33,7 @@ class Claimed:
     attempts: int
     received_at: datetime
     signal: Signal
+    reply: dict[str, Any] | None = None  # where to answer, for a report filed from Slack
 
 
 def encode_signal(signal: Signal) -> str:
@@ -48,13 +49,20 @@ def decode_signal(payload: str) -> Signal:
     return Signal(**data)
 
 
-def enqueue(engine: Engine, signals: Sequence[Signal], sources: Sequence[str]) -> list[int]:
-    """Insert the signals as pending rows in one transaction and commit; their ids, in order."""
+def enqueue(engine: Engine, signals: Sequence[Signal], sources: Sequence[str],
+            replies: Sequence[dict[str, Any] | None] | None = None) -> list[int]:
+    """Insert the signals as pending rows in one transaction and commit; their ids, in order.
+
+    `replies` (one per signal, or None) say where to answer a report filed from Slack; the worker
+    hands them on to the Slack outbox with the decision.
+    """
     if not signals:
         return []
     now = utcnow()
+    answers = replies if replies is not None else [None] * len(signals)
     rows = [{"tenant": s.tenant, "source": src, "status": PENDING, "payload": encode_signal(s),
-             "received_at": now, "attempts": 0} for s, src in zip(signals, sources, strict=True)]
+             "received_at": now, "attempts": 0, "reply": None if r is None else json.dumps(r)}
+            for s, src, r in zip(signals, sources, answers, strict=True)]
     stmt = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
     with engine.begin() as conn:
         return [int(row[0]) for row in conn.execute(stmt, rows)]
@@ -80,11 +88,12 @@ def claim(engine: Engine, worker: str, limit: int, lease_seconds: float) -> list
         .where(_TABLE.c.id.in_(select(picked.c.id)), _claimable(now))
         .values(status=PROCESSING, claimed_by=worker, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=_TABLE.c.attempts + 1)
-        .returning(_TABLE.c.id, _TABLE.c.attempts, _TABLE.c.received_at, _TABLE.c.payload)
+        .returning(_TABLE.c.id, _TABLE.c.attempts, _TABLE.c.received_at, _TABLE.c.payload, _TABLE.c.reply)
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
-    claimed = [Claimed(int(r[0]), int(r[1]), as_utc(r[2]), decode_signal(r[3])) for r in rows]
+    claimed = [Claimed(int(r[0]), int(r[1]), as_utc(r[2]), decode_signal(r[3]), json.loads(r[4]) if r[4] else None)
+               for r in rows]
     return sorted(claimed, key=lambda c: c.id)
 
 

@@ -95,6 +95,8 @@ class InboxEntry(SQLModel, table=True):
     lease_until: datetime | None = None
     finished_at: datetime | None = None
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Where to answer a report filed from Slack (channel, user, event key, response_url), as JSON.
+    reply: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class SlackMessage(SQLModel, table=True):

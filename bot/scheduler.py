@@ -19,7 +19,7 @@ from bot.app import Services
 from bot.config import BallastConfig
 
 log = logging.getLogger("ballast.scheduler")
-OUTBOX_SECONDS = 1.0
+OUTBOX_SECONDS = 0.5
 ESCALATION_SECONDS = 5.0
 
 

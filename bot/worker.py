@@ -203,7 +203,7 @@ class WorkerPool:
         for item in claimed:
             result = results.get(item.id)
             signal = item.signal if item.signal.external_id else replace(item.signal, external_id=f"inbox:{item.id}")
-            row = outbox.notice_row(signal, result, now, settings.slack_thread_window) if result else None
+            row = outbox.notice_row(signal, result, now, settings.slack_thread_window, item.reply) if result else None
             if row is not None:
                 rows.setdefault(row["key"], row)  # two deliveries of one signal: one notice
         return list(rows.values())

@@ -1,7 +1,8 @@
 """The Bolt app: one sync `App` per process, its Web API client, and the listeners registered on it.
 
 Listeners reach services through the `SlackDeps` closure, never Bolt's context (lazy listeners
-run on a copy of it). Slow work (intake, search, answers) runs in lazy listeners after the ack.
+run on a copy of it). Slow work (search, answers) runs in lazy listeners after the ack; reports go
+to the inbox, and the worker pool and the outbox job (bot/slack/notices.py) do the rest.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -17,11 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.app import Services
 from bot.config import EMPTY, BallastConfig, load_config
-from bot.intake import IngestResult
 from bot.settings import Settings
-from bot.slack.batcher import IntakeBatcher
 from bot.slack.posting import Poster
-from retrieval.signal import Signal
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 100  # a message waits out this many 429s (each Retry-After long) before failing
@@ -63,19 +60,11 @@ class SlackConfig:
 
 @dataclass
 class SlackDeps:
-    """What every listener closes over: the services, the poster, and the intake batcher."""
+    """What every listener and Slack job closes over: the services, the poster, and the Slack config."""
 
     services: Services
     poster: Poster
     config: SlackConfig
-    batcher: IntakeBatcher = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Resolved per batch, not here: tests and the CLI may rebuild `services.intake`.
-        self.batcher = IntakeBatcher(lambda signals, ids: self.services.intake.process(signals, ids))
-
-    def ingest(self, signal: Signal, given_id: Any) -> IngestResult:
-        return self.batcher.ingest(signal, given_id)
 
 
 def slack_deps(services: Services, config: BallastConfig | None = None, client: WebClient | None = None) -> SlackDeps:

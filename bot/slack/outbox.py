@@ -25,6 +25,7 @@ from retrieval.signal import Signal
 
 PENDING, PROCESSING, DONE, FAILED, SKIPPED = "pending", "processing", "done", "failed", "skipped"
 NEW, REGRESSION, DUPLICATE, RESOLVE = "new", "regression", "duplicate", "resolve"
+REPORT = "report"  # a report filed from Slack: answered where it was filed, each repeat its own reply
 MAX_ATTEMPTS = 60  # with the 5-minute backoff cap: a Slack outage of about four hours is waited out
 MAX_BACKOFF = 300.0
 _TABLE = SlackNotice.__table__  # type: ignore[attr-defined]
@@ -42,6 +43,11 @@ class Notice:
     attempts: int
 
     @property
+    def reply(self) -> dict[str, Any] | None:
+        found = self.payload.get("reply")
+        return found if isinstance(found, dict) else None
+
+    @property
     def signal(self) -> Signal:
         data = self.payload.get("signal") or {}
         return Signal(text=str(data.get("text") or ""), tenant=self.tenant, source=data.get("source"),
@@ -54,13 +60,20 @@ def notice_key(signal: Signal) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def notice_row(signal: Signal, result: dict[str, Any], now: datetime, thread_window: float) -> dict[str, Any] | None:
-    """The outbox row for one intake result, or None when there is nothing to show (rejected, failed)."""
+def notice_row(signal: Signal, result: dict[str, Any], now: datetime, thread_window: float,
+               reply: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The outbox row for one intake result, or None when there is nothing to show (rejected, failed).
+
+    `reply` (a report filed from Slack: channel, user, event key) makes it a `report`: its card goes
+    where it was filed and it is answered at once, never gathered with other repeats.
+    """
     incident_id = result.get("incident_id")
     if incident_id is None or result.get("error") or result.get("decision") == "rejected":
         return None
     decision = str(result.get("decision"))
-    if signal.status == "resolved":
+    if reply is not None:
+        kind = REPORT
+    elif signal.status == "resolved":
         kind = RESOLVE
     elif decision == "duplicate":
         kind = DUPLICATE
@@ -72,6 +85,7 @@ def notice_row(signal: Signal, result: dict[str, Any], now: datetime, thread_win
         "signal": {"text": signal.text[:_TEXT_KEPT], "source": signal.source, "title": signal.title,
                    "labels": signal.labels, "status": signal.status},
         "decision": decision, "similarity": result.get("similarity"), "candidate": result.get("candidate"),
+        "reply": reply,
     }
     # Repeats wait out the thread window, so a flood of them becomes one reply per window.
     due = now + timedelta(seconds=thread_window) if kind == DUPLICATE else now

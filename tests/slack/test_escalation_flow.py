@@ -195,6 +195,8 @@ def test_a_slack_report_arms_its_timer_when_it_opens(make_stack: MakeStack) -> N
     stack = make_stack(CONFIG + "  warning:\n    ack_timeout: 1h\n")
     reply = stack.slack.command("/incident", "checkout returns 502 for EU users", channel=ROUTED)
     assert reply.status_code == 200
+    wait_for(lambda: drain(stack.client), what="the report, decided from the inbox")
+    stack.deliver()
     [card] = wait_for(lambda: top_level(stack.api, ROUTED), what="the card of the report")
     [timer] = wait_for(lambda: escalation_store.timers(stack.services.engine), what="the stored timer")
     with Session(stack.services.engine) as session:

@@ -1,4 +1,5 @@
-"""slack_outbox and escalations: decisions waiting to be shown in Slack, and stored escalation timers
+"""slack_outbox and escalations: decisions waiting to be shown in Slack, and stored escalation timers;
+inbox.reply: where to answer a report filed from Slack
 
 Revision ID: 0005_escalation
 Revises: 0004
@@ -18,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("inbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reply", sa.Text(), nullable=True))
     op.create_table(
         "slack_outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -69,3 +72,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_slack_outbox_incident")
         batch_op.drop_index("ix_slack_outbox_status_due")
     op.drop_table("slack_outbox")
+    with op.batch_alter_table("inbox", schema=None) as batch_op:
+        batch_op.drop_column("reply")
