@@ -23,6 +23,17 @@ OUTBOX_SECONDS = 0.5
 ESCALATION_SECONDS = 5.0
 
 
+class _QuietOverlap(logging.Filter):
+    """A job still running when its next run comes is normal here (an outbox pass waiting out 429s): the
+    run is skipped, and the next pass picks up the work; APScheduler's warning for it is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietOverlap())
+
+
 def job_owner() -> str:
     """This process's name on the rows its jobs claim."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]

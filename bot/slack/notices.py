@@ -25,7 +25,7 @@ from bot.slack.replying import tell
 
 log = logging.getLogger(__name__)
 BATCH = 100
-PARALLEL = 8  # incidents shown at once: a 429 storm on one post does not hold up the others
+PARALLEL = 16  # incidents shown at once: a 429 storm on one post does not hold up the others
 LEASE_SECONDS = 120.0
 
 
