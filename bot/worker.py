@@ -14,17 +14,19 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection
 
 from bot import escalation_store, inbox
 from bot.config import load_config
-from bot.slack import outbox
 from bot.inbox import Claimed
 from bot.incidents import utcnow
 from bot.metrics import BatchReport
+from bot.slack import outbox
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -186,8 +188,11 @@ class WorkerPool:
         now = utcnow()
         opened = [int(r["incident_id"]) for r in results.values()
                   if r.get("decision") in ("new", "regression") and r.get("incident_id") and not r.get("replayed")]
-        arm = (lambda conn: escalation_store.arm_in(conn, self.config, now, opened)) if opened and self.config.escalation else None
-        inbox.finish(engine, self.name, results, self._notices(claimed, results, now), arm)
+        def arm(conn: Connection) -> None:  # timers of the incidents this batch opened, stored with it
+            escalation_store.arm_in(conn, self.config, now, opened)
+
+        armed = arm if opened and self.config.escalation else None
+        inbox.finish(engine, self.name, results, self._notices(claimed, results, now), armed)
         self.report(BatchReport(
             decisions=["replayed" if r.get("replayed") else str(r.get("decision")) for r in results.values()],
             seconds=time.perf_counter() - started, failed=failed,

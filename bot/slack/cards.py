@@ -138,7 +138,7 @@ def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str,
         escalation_store.arm_incidents(deps.services.engine, deps.config.file, [incident.id])
     card, new_card = ensure_card(deps, incident, channel, signal, wait)
     if card is None or card.ts is None:
-        log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, CARD_WAIT)
+        log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, wait)
         return None
     if result.decision == "duplicate":  # even when this thread posted the card: the report goes in its thread
         view = incident_view(deps, incident)
