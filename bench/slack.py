@@ -2,7 +2,8 @@
 
 On loopback only: the Slack route (the real Bolt app in FastAPI under uvicorn, SQLite and embedded
 Qdrant in a temp dir, the hash embedder from the tests) runs in its own process, as in production,
-and talks to the fake Slack Web API in this one; the senders here each keep one connection.
+with the worker pool deciding the inbox and the scheduler's outbox job posting, and talks to the
+fake Slack Web API in this one; the senders here each keep one connection.
 
   acks     N concurrent signed `/incident` commands (one thread and one connection each): p50/p99
            time to the HTTP answer (goal p99 < 300 ms; Slack allows 3 s), and how long until every
@@ -41,9 +42,12 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from bot.app import build_services  # noqa: E402
+from bot.config import EMPTY  # noqa: E402
+from bot.scheduler import build_scheduler  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.slack.app import build_slack_app  # noqa: E402
 from bot.slack.http import mount_slack  # noqa: E402
+from bot.worker import WorkerPool  # noqa: E402
 from tests.fakes.embedder import HashEmbedder  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
 from tests.slack.conftest import SECRET, sign  # noqa: E402
@@ -119,6 +123,9 @@ def serve(port: int, home: Path, api_url: str) -> None:
     services = build_services(settings, embedder=HashEmbedder())
     web = FastAPI()
     mount_slack(web, build_slack_app(services, token_verification_enabled=False))
+    # As `ballast serve`: reports are committed to the inbox, decided by the workers, posted by the outbox job.
+    WorkerPool(services, threads=settings.workers, batch=settings.worker_batch).start()
+    build_scheduler(services, EMPTY).start()
 
     @web.get("/ready")
     def ready() -> dict[str, str]:

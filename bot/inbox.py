@@ -9,15 +9,16 @@ lets expire.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from bot.incidents import as_utc, utcnow
 from bot.models import InboxEntry
+from bot.slack import outbox
 from retrieval.signal import Signal, parse_time
 
 PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
@@ -32,6 +33,7 @@ class Claimed:
     attempts: int
     received_at: datetime
     signal: Signal
+    reply: dict[str, Any] | None = None  # where to answer, for a report filed from Slack
 
 
 def encode_signal(signal: Signal) -> str:
@@ -47,13 +49,20 @@ def decode_signal(payload: str) -> Signal:
     return Signal(**data)
 
 
-def enqueue(engine: Engine, signals: Sequence[Signal], sources: Sequence[str]) -> list[int]:
-    """Insert the signals as pending rows in one transaction and commit; their ids, in order."""
+def enqueue(engine: Engine, signals: Sequence[Signal], sources: Sequence[str],
+            replies: Sequence[dict[str, Any] | None] | None = None) -> list[int]:
+    """Insert the signals as pending rows in one transaction and commit; their ids, in order.
+
+    `replies` (one per signal, or None) say where to answer a report filed from Slack; the worker
+    hands them on to the Slack outbox with the decision.
+    """
     if not signals:
         return []
     now = utcnow()
+    answers = replies if replies is not None else [None] * len(signals)
     rows = [{"tenant": s.tenant, "source": src, "status": PENDING, "payload": encode_signal(s),
-             "received_at": now, "attempts": 0} for s, src in zip(signals, sources, strict=True)]
+             "received_at": now, "attempts": 0, "reply": None if r is None else json.dumps(r)}
+            for s, src, r in zip(signals, sources, answers, strict=True)]
     stmt = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
     with engine.begin() as conn:
         return [int(row[0]) for row in conn.execute(stmt, rows)]
@@ -79,16 +88,23 @@ def claim(engine: Engine, worker: str, limit: int, lease_seconds: float) -> list
         .where(_TABLE.c.id.in_(select(picked.c.id)), _claimable(now))
         .values(status=PROCESSING, claimed_by=worker, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=_TABLE.c.attempts + 1)
-        .returning(_TABLE.c.id, _TABLE.c.attempts, _TABLE.c.received_at, _TABLE.c.payload)
+        .returning(_TABLE.c.id, _TABLE.c.attempts, _TABLE.c.received_at, _TABLE.c.payload, _TABLE.c.reply)
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
-    claimed = [Claimed(int(r[0]), int(r[1]), as_utc(r[2]), decode_signal(r[3])) for r in rows]
+    claimed = [Claimed(int(r[0]), int(r[1]), as_utc(r[2]), decode_signal(r[3]), json.loads(r[4]) if r[4] else None)
+               for r in rows]
     return sorted(claimed, key=lambda c: c.id)
 
 
-def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]]) -> int:
-    """Mark claimed rows done with their results; a row whose lease another worker took is left alone."""
+def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]],
+           notices: Sequence[dict[str, Any]] = (), then: Callable[[Connection], Any] | None = None) -> int:
+    """Mark claimed rows done with their results; a row whose lease another worker took is left alone.
+
+    `notices` (bot/slack/outbox.py rows: what Slack is to show of these results) are stored in the
+    same transaction, so a decision is never done without them; their keys make a re-run add none.
+    `then` runs last in that transaction (the worker arms escalation timers there).
+    """
     if not results:
         return 0
     stmt = (
@@ -99,7 +115,11 @@ def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]]) -> i
     now = utcnow()
     params = [{"row_id": k, "now": now, "res": json.dumps(v, default=str)} for k, v in results.items()]
     with engine.begin() as conn:
-        return int(conn.execute(stmt, params).rowcount or 0)
+        done = int(conn.execute(stmt, params).rowcount or 0)
+        outbox.add(conn, notices)
+        if then is not None:
+            then(conn)
+        return done
 
 
 def release(engine: Engine, worker: str, failed: Sequence[Claimed], error: str) -> None:

@@ -96,6 +96,8 @@ class InboxEntry(SQLModel, table=True):
     lease_until: datetime | None = None
     finished_at: datetime | None = None
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Where to answer a report filed from Slack (channel, user, event key, response_url), as JSON.
+    reply: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class SlackMessage(SQLModel, table=True):
@@ -156,3 +158,51 @@ class TenantThresholds(SQLModel, table=True):
     candidate: float
     labels: int                               # labelled pairs (with a score) the values were chosen from
     updated_at: datetime
+
+
+class SlackNotice(SQLModel, table=True):
+    """An intake decision still to be shown in Slack (card, thread reply, card refresh), stored with the
+    decision so a Slack outage or a crash only delays it; `key` is the signal's, so a retry adds nothing."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_slack_outbox_key"),
+        Index("ix_slack_outbox_status_due", "status", "due_at"),
+        Index("ix_slack_outbox_incident", "incident_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    tenant: str = Field(max_length=64)
+    incident_id: int = Field(foreign_key="incidents.id")
+    kind: str = Field(max_length=20)  # new / regression / duplicate / resolve
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=20)
+    due_at: datetime
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    created_at: datetime
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class EscalationTimer(SQLModel, table=True):
+    """When an incident escalates next and how many escalations it has posted; one per incident."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("incident_id", name="uq_escalations_incident"),
+        Index("ix_escalations_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id")
+    tenant: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=20)  # pending / done / stopped
+    due_at: datetime
+    fired: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    attempts: int = 0
+    updated_at: datetime
+    note: str | None = Field(default=None, max_length=200)

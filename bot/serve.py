@@ -39,10 +39,14 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     from retrieval.answer import load_prompts
     from retrieval.errors import RetrievalError
 
+    from bot.config import ConfigError, load_config
+    from bot.scheduler import build_scheduler
+
     _configure_logging()
     try:
         load_prompts()  # a broken prompt file stops the start, not the first question
-    except RetrievalError as exc:
+        file_config = load_config(settings.resolved_config_file)  # a bad config file too
+    except (RetrievalError, ConfigError) as exc:
         raise ServeError(str(exc)) from exc
     services = build_services(settings)
     # The embedded Qdrant opens in one process only, so there the workers, Slack and runbook
@@ -75,9 +79,14 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
             signal.signal(sig, lambda *_: None)
         log.info("ballast serve on http://%s:%d (docs at /docs)", host, port)
         socket = _connect_socket_mode(services) if socket_mode else None
+        # Cards for alerts, escalations (and later jobs): claimed from the database, so every
+        # replica runs the same scheduler and each due item is done by one of them.
+        scheduler = build_scheduler(services, file_config)
+        scheduler.start()
         try:
             server.run()
         finally:
+            scheduler.shutdown(wait=True)
             if socket is not None:
                 socket.close()
         if failures:

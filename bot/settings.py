@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     slack_intake_channels: str = Field(default="", alias="BALLAST_SLACK_INTAKE_CHANNELS")
     slack_tenants: str = Field(default="", alias="BALLAST_SLACK_TENANTS")
     slack_workers: int = Field(default=64, ge=4, le=512, alias="BALLAST_SLACK_WORKERS")
+    # Seconds repeats of one incident are gathered before they are posted as one thread reply.
+    slack_thread_window: float = Field(default=10.0, ge=0, le=3600, alias="BALLAST_SLACK_THREAD_WINDOW")
 
     # Embedding backend: "onnx" (int8 export of all-MiniLM-L6-v2 on onnxruntime, the default)
     # or "sentence-transformers" (the PyTorch model). bench/embedder.py measures both.
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
         from retrieval.assets import bundled_runbooks
 
         return [bundled_runbooks()]
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack is configured: a bot token and a signing secret."""
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
     @property
     def resolved_database_url(self) -> str:

@@ -14,14 +14,19 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import inbox
+from sqlalchemy import Connection
+
+from bot import escalation_store, inbox
+from bot.config import load_config
 from bot.inbox import Claimed
 from bot.incidents import utcnow
 from bot.metrics import BatchReport
+from bot.slack import outbox
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -69,6 +74,8 @@ class WorkerPool:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Escalation policies: a new incident's timer is stored with its decision.
+        self.config = load_config(services.settings.resolved_config_file)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -178,13 +185,33 @@ class WorkerPool:
             failed = True
             log.warning("batch of %d failed (%s); deciding its rows one by one", len(claimed), type(exc).__name__)
             results = self._decide_singly(claimed)
-        inbox.finish(engine, self.name, results)
         now = utcnow()
+        opened = [int(r["incident_id"]) for r in results.values()
+                  if r.get("decision") in ("new", "regression") and r.get("incident_id") and not r.get("replayed")]
+        def arm(conn: Connection) -> None:  # timers of the incidents this batch opened, stored with it
+            escalation_store.arm_in(conn, self.config, now, opened)
+
+        armed = arm if opened and self.config.escalation else None
+        inbox.finish(engine, self.name, results, self._notices(claimed, results, now), armed)
         self.report(BatchReport(
             decisions=["replayed" if r.get("replayed") else str(r.get("decision")) for r in results.values()],
             seconds=time.perf_counter() - started, failed=failed,
             waits=[max(0.0, (now - c.received_at).total_seconds()) for c in claimed if c.id in results]))
         return len(claimed)
+
+    def _notices(self, claimed: list[Claimed], results: dict[int, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """What Slack is to show of these decisions (stored with them; bot/slack/notices.py posts them)."""
+        settings = self.services.settings
+        if not settings.slack_enabled:
+            return []
+        rows: dict[str, dict[str, Any]] = {}
+        for item in claimed:
+            result = results.get(item.id)
+            signal = item.signal if item.signal.external_id else replace(item.signal, external_id=f"inbox:{item.id}")
+            row = outbox.notice_row(signal, result, now, settings.slack_thread_window, item.reply) if result else None
+            if row is not None:
+                rows.setdefault(row["key"], row)  # two deliveries of one signal: one notice
+        return list(rows.values())
 
     def _decide(self, claimed: list[Claimed]) -> dict[int, dict[str, Any]]:
         items = [c if c.signal.external_id else replace(c, signal=replace(c.signal, external_id=f"inbox:{c.id}"))

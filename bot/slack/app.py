@@ -1,7 +1,8 @@
 """The Bolt app: one sync `App` per process, its Web API client, and the listeners registered on it.
 
 Listeners reach services through the `SlackDeps` closure, never Bolt's context (lazy listeners
-run on a copy of it). Slow work (intake, search, answers) runs in lazy listeners after the ack.
+run on a copy of it). Slow work (search, answers) runs in lazy listeners after the ack; reports go
+to the inbox, and the worker pool and the outbox job (bot/slack/notices.py) do the rest.
 """
 
 from __future__ import annotations
@@ -9,18 +10,15 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.app import Services
-from bot.intake import IngestResult
+from bot.config import EMPTY, BallastConfig, load_config
 from bot.settings import Settings
-from bot.slack.batcher import IntakeBatcher
 from bot.slack.posting import Poster
-from retrieval.signal import Signal
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 100  # a message waits out this many 429s (each Retry-After long) before failing
@@ -42,15 +40,19 @@ def _pairs(raw: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SlackConfig:
-    """The Slack part of the settings, parsed once."""
+    """The Slack part of the settings and the config file, parsed once."""
 
     intake_channels: frozenset[str] = frozenset()
     tenants: dict[str, str] = field(default_factory=dict)
+    file: BallastConfig = EMPTY
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackConfig:
+    def from_settings(cls, settings: Settings, file: BallastConfig | None = None) -> SlackConfig:
+        """`file` defaults to the config file of the settings; its `workspaces` add to BALLAST_SLACK_TENANTS
+        (the environment wins for a team named in both)."""
+        file = file if file is not None else load_config(settings.resolved_config_file)
         channels = frozenset(c.strip() for c in settings.slack_intake_channels.split(",") if c.strip())
-        return cls(channels, _pairs(settings.slack_tenants))
+        return cls(channels, {**file.workspaces, **_pairs(settings.slack_tenants)}, file)
 
     def tenant(self, team_id: str | None) -> str:
         return self.tenants.get(team_id or "", "default")
@@ -58,19 +60,17 @@ class SlackConfig:
 
 @dataclass
 class SlackDeps:
-    """What every listener closes over: the services, the poster, and the intake batcher."""
+    """What every listener and Slack job closes over: the services, the poster, and the Slack config."""
 
     services: Services
     poster: Poster
     config: SlackConfig
-    batcher: IntakeBatcher = field(init=False)
 
-    def __post_init__(self) -> None:
-        # Resolved per batch, not here: tests and the CLI may rebuild `services.intake`.
-        self.batcher = IntakeBatcher(lambda signals, ids: self.services.intake.process(signals, ids))
 
-    def ingest(self, signal: Signal, given_id: Any) -> IngestResult:
-        return self.batcher.ingest(signal, given_id)
+def slack_deps(services: Services, config: BallastConfig | None = None, client: WebClient | None = None) -> SlackDeps:
+    """Deps for work outside a listener (the outbox and escalation jobs): a poster on its own client."""
+    return SlackDeps(services, Poster(services.engine, client or web_client(services.settings)),
+                     SlackConfig.from_settings(services.settings, config))
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -86,7 +86,7 @@ def web_client(settings: Settings) -> WebClient:
 
 
 def build_slack_app(services: Services, *, client: WebClient | None = None, token_verification_enabled: bool = True,
-                    listener_executor: Executor | None = None) -> App:
+                    listener_executor: Executor | None = None, config: BallastConfig | None = None) -> App:
     """The Bolt app for `services`; tests pass `token_verification_enabled=False` (no auth.test call)
     and their own executor, to wait for background work before they stop the fake Slack."""
     from bot.slack import actions, commands, messages
@@ -106,7 +106,7 @@ def build_slack_app(services: Services, *, client: WebClient | None = None, toke
         or ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings))
+    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings, config))
     commands.register(app, deps)
     actions.register(app, deps)
     messages.register(app, deps)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from bot import escalation_store
 from bot import incidents as repo
 from bot.blocks.incident import card_text, duplicate_reply, incident_card, match_question, regression_note
 from bot.blocks.views import IncidentView, SimilarIncident
@@ -109,11 +110,11 @@ def post_card(deps: SlackDeps, incident: Incident, channel: str, signal: Signal 
 
 
 def ensure_card(deps: SlackDeps, incident: Incident, channel: str,
-                signal: Signal | None) -> tuple[SlackMessage | None, bool]:
-    """The incident's posted card, posting it if nobody has; waits while another thread posts it
-    (a repeat that arrives during a rate-limited post must still reach the thread)."""
+                signal: Signal | None, wait: float = CARD_WAIT) -> tuple[SlackMessage | None, bool]:
+    """The incident's posted card, posting it if nobody has; waits up to `wait` seconds while another
+    thread posts it (a repeat that arrives during a rate-limited post must still reach the thread)."""
     assert incident.id is not None
-    deadline = time.monotonic() + CARD_WAIT
+    deadline = time.monotonic() + wait
     while True:
         card = deps.poster.card(incident.id)
         if card is not None:
@@ -125,16 +126,19 @@ def ensure_card(deps: SlackDeps, incident: Incident, channel: str,
         time.sleep(0.1)  # claimed by another thread: its ts, or its released claim, shows up soon
 
 
-def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str, event_key: str) -> Published | None:
+def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str, event_key: str,
+            wait: float = CARD_WAIT) -> Published | None:
     """Show one intake result in `channel`: a new card, or a reply in the existing card's thread."""
     if result.incident_id is None:
         return None
     incident = load_incident(deps, result.incident_id)
     if incident is None or incident.id is None:
         return None
-    card, new_card = ensure_card(deps, incident, channel, signal)
+    if result.decision in ("new", "regression") and not result.replayed:
+        escalation_store.arm_incidents(deps.services.engine, deps.config.file, [incident.id])
+    card, new_card = ensure_card(deps, incident, channel, signal, wait)
     if card is None or card.ts is None:
-        log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, CARD_WAIT)
+        log.warning("INC-%s: its card is still being posted after %ss; reply skipped", incident.id, wait)
         return None
     if result.decision == "duplicate":  # even when this thread posted the card: the report goes in its thread
         view = incident_view(deps, incident)
@@ -152,6 +156,20 @@ def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str,
     if result.candidate is not None:
         ask_same(deps, incident, result.candidate, card.channel, card.ts)
     return Published(incident.id, card.channel, card.ts, new_card)
+
+
+def publish_repeats(deps: SlackDeps, incident: Incident, card: SlackMessage, reports: list[str],
+                    similarity: float | None, key: str) -> None:
+    """Several repeats of an incident as one thread reply (the latest report, and how many came), then
+    the card's count redrawn: a flood of repeats is a reply per gathering window, not one per alert."""
+    assert card.ts is not None
+    view = incident_view(deps, incident)
+    latest = reports[-1] if reports else ""
+    shown = latest if len(reports) <= 1 else f"{len(reports)} more reports; the latest:\n{latest}"
+    deps.poster.post_once(f"dups:{incident.id}:{key}", card.channel, f"{view.ref}: {len(reports)} more report(s)",
+                          duplicate_reply(view, shown, similarity, view.link), kind="reply", incident_id=incident.id,
+                          thread_ts=card.ts)
+    deps.poster.update(card.channel, card.ts, card_text(view), incident_card(view))
 
 
 def ask_same(deps: SlackDeps, incident: Incident, candidate_id: int, channel: str, thread_ts: str) -> None:

@@ -1,6 +1,7 @@
 """Slash commands: /incident, /runbook, /budget, /scorecard, /risk and /ballast, acked within Slack's 3 s.
 
-Each ack answers at once (usage help for empty text); intake and search run in lazy listeners.
+Each ack answers at once (usage help for empty text); reports are committed to the inbox and search
+runs in lazy listeners.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.blocks.replies import RunbookHit, help_blocks, runbook_results, text_blocks
 from bot.slack.app import SlackDeps
-from bot.slack.cards import publish
+from bot.slack.messages import file_report
 from bot.slack.replying import report_failure, tell
 from retrieval.signal import Signal
 
@@ -39,31 +39,25 @@ def incident_ack(ack: Ack, command: dict[str, Any]) -> None:
 
 def make_incident_worker(deps: SlackDeps) -> Callable[..., None]:
     def file_incident(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        """Commit the report to the inbox with where to answer it; the workers decide it and the
+        outbox job posts its card (or its thread reply), even if this process dies right now."""
         text = (command.get("text") or "").strip()
         if not text:
             return
         channel, user = command.get("channel_id"), command.get("user_id")
+        trigger = command.get("trigger_id") or command.get("api_app_id")
         try:
             signal = Signal(
                 text=text[: deps.services.settings.max_text_chars], tenant=deps.config.tenant(command.get("team_id")),
-                source="slack", external_id=f"command:{command.get('trigger_id') or command.get('api_app_id')}",
+                source="slack", external_id=f"command:{trigger}",
                 truncated=len(text) > deps.services.settings.max_text_chars,
                 extra={"slack_user": user, "slack_channel": channel},
             )
-            result = deps.ingest(signal, command.get("trigger_id"))
-            published = publish(deps, signal, result, str(channel), event_key=str(command.get("trigger_id")))
-        except SlackApiError as exc:
-            if exc.response.get("error") in ("not_in_channel", "channel_not_found", "is_archived"):
-                tell(client, respond, None, user, "I can't post in this channel. Invite me with `/invite @Ballast` "
-                     "(your report was stored).")
-                return
-            report_failure(client, respond, channel, user, "filing the incident")
-            return
+            reply = {"origin": "command", "channel": channel, "user": user, "event_key": str(trigger),
+                     "response_url": command.get("response_url")}
+            file_report(deps, signal, reply)
         except Exception:
             report_failure(client, respond, channel, user, "filing the incident")
-            return
-        if published is not None and result.decision == "duplicate":
-            tell(client, respond, channel, user, f"Added to INC-{published.incident_id} (see its thread).")
 
     return file_incident
 

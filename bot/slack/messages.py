@@ -1,5 +1,6 @@
-"""Chat intake and questions: top-level messages in intake channels become signals; mentions and
-DMs are answered in their thread, with citations, through the answers function when it exists.
+"""Chat intake and questions: top-level messages in intake channels become signals (committed to the
+inbox, so an acknowledged report survives a crash); mentions and DMs are answered in their thread, with
+citations, through the answers function when it exists.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot import inbox
 from bot.blocks.replies import Citation, answer_blocks
 from bot.slack.app import SlackDeps
-from bot.slack.cards import publish
 from bot.slack.replying import report_failure
 from retrieval.signal import Signal
 
@@ -74,6 +75,16 @@ def answer_in_thread(deps: SlackDeps, client: WebClient, event: dict[str, Any], 
         report_failure(client, None, channel, None, "answering that question")
 
 
+def file_report(deps: SlackDeps, signal: Signal, reply: dict[str, Any]) -> int:
+    """Commit a report filed in Slack to the inbox, with where to answer it; its row id.
+
+    Once this returns the report survives a crash: the workers decide it, and the outbox job
+    (bot/slack/notices.py) posts its card or thread reply in the channel it came from.
+    """
+    [row] = inbox.enqueue(deps.services.engine, [signal], ["slack"], [reply])
+    return row
+
+
 def file_message(deps: SlackDeps, event: dict[str, Any], team_id: str | None) -> None:
     channel, ts, text = event.get("channel"), event.get("ts"), (event.get("text") or "").strip()
     if not channel or not ts or not text:
@@ -82,8 +93,8 @@ def file_message(deps: SlackDeps, event: dict[str, Any], team_id: str | None) ->
     signal = Signal(text=text[:limit], tenant=deps.config.tenant(team_id), source="slack",
                     external_id=f"message:{channel}:{ts}", truncated=len(text) > limit,
                     extra={"slack_user": event.get("user"), "slack_channel": channel})
-    result = deps.ingest(signal, ts)
-    publish(deps, signal, result, channel, event_key=f"{channel}:{ts}")
+    file_report(deps, signal, {"origin": "message", "channel": channel, "user": event.get("user"),
+                               "event_key": f"{channel}:{ts}"})
 
 
 def register(app: App, deps: SlackDeps) -> None:

@@ -1,10 +1,13 @@
-"""Slack fixtures: the fake Web API, the real Bolt app on test services, and a client that signs requests."""
+"""Slack fixtures: the fake Web API, the real Bolt app on test services with the worker pool and the outbox
+job behind it, and a client that signs requests."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +22,9 @@ from slack_sdk.http_retry import builtin_handlers
 from starlette.testclient import TestClient
 
 from bot.app import Services
-from bot.slack.app import build_slack_app
+from bot.slack.app import build_slack_app, slack_deps
+from bot.slack.notices import deliver_due
+from bot.worker import WorkerPool
 from bot.slack.http import mount_slack
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -103,13 +108,44 @@ def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtin_handlers.random, "random", lambda: 0.0)
 
 
+class Backend:
+    """What `ballast serve` runs beside the Slack route: the worker pool deciding the inbox, and the
+    outbox job posting cards and replies (here a thread calling it every 20 ms)."""
+
+    def __init__(self, services: Services) -> None:
+        self.pool = WorkerPool(services, threads=1, poll_seconds=0.02)
+        self.deps = slack_deps(services)
+        self._stop = threading.Event()
+        self._outbox = threading.Thread(target=self._deliver, name="test-outbox", daemon=True)
+
+    def start(self) -> Backend:
+        self.pool.start()
+        self._outbox.start()
+        return self
+
+    def _deliver(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                while deliver_due(self.deps, "test-outbox"):
+                    pass
+            except Exception:  # noqa: BLE001  (shown in the log; the next pass retries)
+                logging.getLogger(__name__).exception("outbox pass failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._outbox.join(30)
+        self.pool.stop(30)
+
+
 @pytest.fixture
 def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI) -> Iterator[Callable[..., SlackHarness]]:
-    """A harness on services with these settings overrides (field names, e.g. dedup_human_threshold)."""
+    """A harness on services with these settings overrides (field names, e.g. dedup_human_threshold);
+    `backend=False` leaves the inbox undecided and the outbox unposted (a process that died after its acks)."""
     clients: list[TestClient] = []
     executors: list[ThreadPoolExecutor] = []
+    backends: list[Backend] = []
 
-    def make(**overrides: Any) -> SlackHarness:
+    def make(*, backend: bool = True, **overrides: Any) -> SlackHarness:
         services = make_services(
             None, slack_bot_token=SecretStr("xoxb-test"), slack_signing_secret=SecretStr(SECRET),
             slack_api_url=fake_slack.url, slack_intake_channels=INTAKE, slack_tenants=f"{TEAM}=acme", **overrides,
@@ -122,6 +158,8 @@ def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI)
         client = TestClient(web)
         client.__enter__()
         clients.append(client)
+        if backend:
+            backends.append(Backend(services).start())
         return SlackHarness(client, fake_slack, services)
 
     yield make
@@ -129,6 +167,8 @@ def make_slack(make_services: Callable[..., Services], fake_slack: FakeSlackAPI)
         client.__exit__(None, None, None)
     for executor in executors:
         executor.shutdown(wait=True)  # background replies finish before the fake Slack stops
+    for backend in backends:
+        backend.stop()
 
 
 @pytest.fixture

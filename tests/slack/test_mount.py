@@ -10,8 +10,9 @@ from starlette.testclient import TestClient
 
 from bot.app import Services
 from bot.http import create_app
-from bot.slack.app import build_slack_app
+from bot.slack.app import build_slack_app, slack_deps
 from bot.slack.http import mount_slack
+from bot.slack.notices import deliver_due
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.conftest import SECRET, sign, wait_for
 
@@ -27,6 +28,9 @@ def test_slack_events_in_the_http_app(make_services: Callable[..., Services], fa
         response = client.post("/slack/events", content=body,
                                headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)})
         assert response.status_code == 200 and "Filing" in response.json()["text"]
+        # The report is in the inbox: the app's worker pool decides it, the outbox job posts its card.
+        wait_for(lambda: client.app.state.pool.run_once(), what="the report in the inbox")  # type: ignore[attr-defined]
+        deliver_due(slack_deps(services), "test")
         wait_for(lambda: fake_slack.posts("C1"), what="the card")
         forged = client.post("/slack/events", content=body, headers={
             "Content-Type": "application/x-www-form-urlencoded", **sign(body, secret="wrong")})
