@@ -97,7 +97,16 @@ def refresh_card(deps: SlackDeps, incident_id: int) -> None:
     incident = load_incident(deps, incident_id)
     if card is None or card.ts is None or incident is None:
         return
-    view = incident_view(deps, incident)
+    redraw(deps, incident, card)
+
+
+def redraw(deps: SlackDeps, incident: Incident, card: SlackMessage) -> None:
+    """Update a posted card in place, similar past incidents included (looked up again from the
+    incident's own text, so a redraw never drops the section the card was posted with)."""
+    assert incident.id is not None and card.ts is not None
+    similar = similar_past(deps, Signal(text=incident.text, tenant=incident.tenant, source=incident.source),
+                           incident.id)
+    view = incident_view(deps, incident, similar)
     deps.poster.update(card.channel, card.ts, card_text(view), incident_card(view))
 
 
@@ -145,7 +154,7 @@ def publish(deps: SlackDeps, signal: Signal, result: IngestResult, channel: str,
         blocks = duplicate_reply(view, signal.text, result.similarity, view.link)
         deps.poster.post_once(f"dup:{incident.id}:{event_key}", card.channel, f"{view.ref}: another report",
                               blocks, kind="reply", incident_id=incident.id, thread_ts=card.ts)
-        deps.poster.update(card.channel, card.ts, card_text(view), incident_card(view))
+        redraw(deps, incident, card)
     if result.decision == "regression" and incident.regression_of is not None:
         view = incident_view(deps, incident)
         old = deps.poster.card(incident.regression_of)
@@ -169,7 +178,7 @@ def publish_repeats(deps: SlackDeps, incident: Incident, card: SlackMessage, rep
     deps.poster.post_once(f"dups:{incident.id}:{key}", card.channel, f"{view.ref}: {len(reports)} more report(s)",
                           duplicate_reply(view, shown, similarity, view.link), kind="reply", incident_id=incident.id,
                           thread_ts=card.ts)
-    deps.poster.update(card.channel, card.ts, card_text(view), incident_card(view))
+    redraw(deps, incident, card)
 
 
 def ask_same(deps: SlackDeps, incident: Incident, candidate_id: int, channel: str, thread_ts: str) -> None:

@@ -118,3 +118,17 @@ def test_uncertain_match_new_incident_confirms(make_slack: Callable[..., SlackHa
     answered = updated(fake_slack, question["ts"])
     assert "is a new incident" in json.dumps(answered["blocks"])
     assert incident(slack, 2).merged_into is None and incident(slack, 2).status == "open"
+
+
+def test_a_redrawn_card_keeps_its_similar_past_incidents(make_slack: Callable[..., SlackHarness],
+                                                         fake_slack: FakeSlackAPI) -> None:
+    slack = make_slack(dedup_human_threshold=0.99, dedup_human_candidate=0.985)  # look-alikes stay apart
+    first = file_card(slack, fake_slack, "orders database connection pool exhausted in eu-west")
+    slack.click(Ids.RESOLVE.value, "1", first["ts"])
+    updated(fake_slack, first["ts"])
+    second = file_card(slack, fake_slack, "orders database connection pool exhausted in eu-west again", n=2)
+    assert incident(slack, 2).regression_of is None
+    assert "INC-1" in json.dumps(second["blocks"])  # posted with the resolved look-alike
+    slack.click(Ids.ACKNOWLEDGE.value, "2", second["ts"])
+    redrawn = updated(fake_slack, second["ts"])
+    assert "Acknowledged" in json.dumps(redrawn["blocks"]) and "INC-1" in json.dumps(redrawn["blocks"])
