@@ -226,6 +226,10 @@ def bench_ballast(alerts: list[dict[str, Any]], args: argparse.Namespace, tmp: P
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BALLAST_", "SLACK_"))}
     env.update(BALLAST_HOME=str(tmp / "ballast"), BALLAST_QUEUE_MAX=str(max(100_000, 2 * len(alerts))),
                HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    if args.database_url:
+        env["BALLAST_DATABASE_URL"] = args.database_url
+    if args.ack_synchronous:
+        env["BALLAST_SQLITE_ACK_SYNCHRONOUS"] = args.ack_synchronous
     exe = Path(sys.executable).parent / "ballast"
     log = (tmp / "serve.log").open("wb")
     proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
@@ -283,6 +287,11 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--per-request", type=int, default=1, help="alerts per request (both targets)")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="longest wait for the backlog")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="BALLAST_DATABASE_URL for the server (default: SQLite in a temp dir); its inbox "
+                             "should be empty, e.g. a fresh PostgreSQL schema")
+    parser.add_argument("--ack-synchronous", choices=["FULL", "NORMAL"],
+                        help="BALLAST_SQLITE_ACK_SYNCHRONOUS for the server (default: the server's, FULL)")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
                         help="raw: keep-alive sockets on one event loop (light); httpx: a thread and client per sender")
     args = parser.parse_args()
@@ -296,7 +305,8 @@ def main() -> None:
           f"request; load average before: {' '.join(f'{x:.2f}' for x in load)}, after: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'target':<34} {'accepted/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
-    rows = [("ballast serve (SQLite, committed)", ours)]
+    store = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+    rows = [(f"ballast serve ({store}, committed)", ours)]
     if theirs is not None:
         rows.append(("alertmanager API v2 (in memory)", theirs))
     for label, r in rows:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Services
 from bot.auth import KeyRing, parse_api_keys
+from bot.db import acknowledging_engine
 from bot.inbox_writer import InboxWriter
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.routes import Acceptor, Backlog, build_router, error_body, openapi_with_payloads, webhook_routes
@@ -160,7 +161,8 @@ def create_app(services: Services, *, start_workers: bool = True,
                       lease_seconds=settings.inbox_lease_seconds)
     workers: Processor = processor(metrics) if processor else pool
     backlog = Backlog(engine, settings.queue_max, metrics)
-    writer = InboxWriter(engine, idle=backlog.refresh_if_stale)
+    ack_engine = acknowledging_engine(engine, settings.sqlite_ack_synchronous)  # SQLite: fsync per group commit
+    writer = InboxWriter(ack_engine, idle=backlog.refresh_if_stale)
     acceptor = Acceptor(workers, writer, backlog, metrics)
 
     @asynccontextmanager
@@ -169,6 +171,8 @@ def create_app(services: Services, *, start_workers: bool = True,
             workers.start()
         yield
         await run_in_threadpool(writer.stop)
+        if ack_engine is not engine:
+            ack_engine.dispose()
         if start_workers:
             await run_in_threadpool(workers.stop, 5.0)  # with uvicorn's 4 s: inside docker stop's 10 s
 
