@@ -304,13 +304,13 @@ def main() -> None:
     print(f"{args.count} alerts, {args.senders} senders ({args.client} client), {args.per_request} alert(s) per "
           f"request; load average before: {' '.join(f'{x:.2f}' for x in load)}, after: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'target':<34} {'accepted/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
+    print(f"{'target':<38} {'accepted/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
     store = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
     rows = [(f"ballast serve ({store}, committed)", ours)]
     if theirs is not None:
         rows.append(("alertmanager API v2 (in memory)", theirs))
     for label, r in rows:
-        print(f"{label:<34} {r['per_second']:>10.0f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f}  "
+        print(f"{label:<38} {r['per_second']:>10.0f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f}  "
               f"{r['statuses']}")
     print(f"ballast backlog decided {ours['backlog_after_flood_s']}s after the flood "
           f"(left: {ours['backlog_left']:.0f}); exit status on SIGTERM: {ours['exit_on_sigterm']}")
