@@ -22,9 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Services
 from bot.auth import KeyRing, parse_api_keys
+from bot.db import acknowledging_engine
 from bot.inbox_writer import InboxWriter
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.routes import Backlog, build_router, openapi_with_payloads
+from bot.routes import Acceptor, Backlog, build_router, error_body, openapi_with_payloads, webhook_routes
 from bot.runbook_routes import build_runbook_router
 from bot.worker import Processor, WorkerPool
 
@@ -47,6 +48,7 @@ class Edge:
 
     def __init__(self, app: ASGIApp, *, keyring: KeyRing, max_body: int, metrics: Metrics) -> None:
         self.app, self.keyring, self.max_body, self.metrics = app, keyring, max_body, metrics
+        self._timers: dict[tuple[str, str], Any] = {}  # labelled histogram children, looked up once each
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,8 +99,11 @@ class Edge:
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_seconds.labels(route, scope.get("method", "")).observe(time.perf_counter() - started)
+            key = (getattr(scope.get("route"), "path", "unmatched"), scope.get("method", ""))
+            timer = self._timers.get(key)
+            if timer is None:
+                timer = self._timers[key] = self.metrics.request_seconds.labels(*key)
+            timer.observe(time.perf_counter() - started)
             if status in (400, 422, 503):
                 self.metrics.rejected.labels({400: "malformed", 422: "invalid", 503: "overloaded"}[status]).inc()
 
@@ -129,8 +134,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail}
-        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(error_body(exc), exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,7 +161,9 @@ def create_app(services: Services, *, start_workers: bool = True,
                       lease_seconds=settings.inbox_lease_seconds)
     workers: Processor = processor(metrics) if processor else pool
     backlog = Backlog(engine, settings.queue_max, metrics)
-    writer = InboxWriter(engine, idle=backlog.refresh_if_stale)
+    ack_engine = acknowledging_engine(engine, settings.sqlite_ack_synchronous)  # SQLite: fsync per group commit
+    writer = InboxWriter(ack_engine, idle=backlog.refresh_if_stale)
+    acceptor = Acceptor(workers, writer, backlog, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -165,16 +171,22 @@ def create_app(services: Services, *, start_workers: bool = True,
             workers.start()
         yield
         await run_in_threadpool(writer.stop)
+        if ack_engine is not engine:
+            ack_engine.dispose()
         if start_workers:
             await run_in_threadpool(workers.stop, 5.0)  # with uvicorn's 4 s: inside docker stop's 10 s
 
+    # FastAPI's native OpenTelemetry hooks are off: Ballast reports through /metrics, and asking
+    # the global OpenTelemetry providers whether they are configured costs every request ~25 us.
     app = FastAPI(title="Ballast", version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="Incident co-pilot: webhooks in, deduplicated incidents out (docs/http.md).")
     app.state.services, app.state.pool, app.state.metrics, app.state.backlog = services, pool, metrics, backlog
     app.state.writer = writer
     app.add_middleware(Edge, keyring=keyring, max_body=settings.http_max_body, metrics=metrics)
     _install_error_handlers(app)
-    app.include_router(build_router(services, workers, writer, backlog, metrics))
+    app.router.routes[0:0] = webhook_routes(services, acceptor)  # first: the hot path is matched first
+    app.include_router(build_router(services, acceptor))
     app.include_router(build_runbook_router(services))
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
         from bot.slack.app import build_slack_app

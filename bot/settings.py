@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=32, alias="BALLAST_WORKERS")
     worker_batch: int = Field(default=16, ge=1, le=1000, alias="BALLAST_WORKER_BATCH")
     inbox_lease_seconds: float = Field(default=60.0, gt=0, alias="BALLAST_INBOX_LEASE_SECONDS")
+    # SQLite only: FULL fsyncs the inbox commit behind every 2xx (survives power loss); NORMAL
+    # survives a crash of the process but an OS crash may drop the last acknowledged alerts.
+    sqlite_ack_synchronous: Literal["FULL", "NORMAL"] = Field(default="FULL", alias="BALLAST_SQLITE_ACK_SYNCHRONOUS")
 
     # Runbook folders that `ballast demo` and `ballast serve` index at start (os.pathsep-separated);
     # unset: the runbooks bundled with Ballast.
