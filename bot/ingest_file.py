@@ -69,9 +69,11 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
     progress_every = 5.0
     next_progress = started + progress_every
     batch: list[tuple[Any, Signal | str]] = []
+    # One full batch is read ahead: its new texts are embedded in the background while the batch
+    # before it is decided and committed. Batches are still decided and printed in input order.
+    pending: list[tuple[Any, Signal | str]] = []
 
-    def flush() -> None:
-        nonlocal batch
+    def flush(batch: list[tuple[Any, Signal | str]]) -> None:
         valid = [(i, item) for i, item in enumerate(batch) if isinstance(item[1], Signal)]
         decided = intake.process([s for _, (_, s) in valid], [g for _, (g, _) in valid]) if valid else []
         by_pos = {pos: res for (pos, _), res in zip(valid, decided, strict=True)}
@@ -81,7 +83,6 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
             if as_json:
                 sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
-        batch = []
 
     for line_no, raw in _lines(stream):
         given, item = parse_line(raw, line_no, settings.max_text_chars, default_tenant)
@@ -93,14 +94,21 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
                 first_line[key] = line_no
         batch.append((given, item))
         if len(batch) >= settings.ingest_batch:
-            flush()
+            if pending:
+                intake.prefetch([item for _, item in batch if isinstance(item, Signal)])
+                flush(pending)
+            pending, batch = batch, []
             now = time.monotonic()
             if now >= next_progress:
                 done = sum(counts.values())
                 print(f"ingest: {done} lines, {done / (now - started):.0f}/s", file=sys.stderr, flush=True)
                 next_progress = now + progress_every
+    if pending:
+        if batch:
+            intake.prefetch([item for _, item in batch if isinstance(item, Signal)])
+        flush(pending)
     if batch:
-        flush()
+        flush(batch)
     elapsed = time.monotonic() - started
     total = sum(counts.values())
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))

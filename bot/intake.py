@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -108,10 +109,32 @@ class Intake:
         self._finder = CandidateFinder(index, policy, _pair_score)
         self._folded = FoldedKeys()
         self._flushed = 0.0
+        self._recent = RecentKeys()
+        self._ahead: dict[int, Prepared] = {}
+
+    def prefetch(self, items: Sequence[Signal]) -> None:
+        """Start embedding, in the background, what `process(items)` will need (call it with the next batch).
+
+        Only a guess (keys seen open recently are skipped): `process` decides from the database
+        as always, and a vector computed here is merely found in the embedder's cache.
+        """
+        prepared = [prepare(s) for s in items]
+        self._ahead = {id(p.signal): p for p in prepared}
+        self._embed_ahead(prepared)
+
+    def _embed_ahead(self, prepared: Sequence[Prepared]) -> None:
+        ahead = getattr(self.embedder, "prefetch", None)
+        if ahead is not None:
+            texts = [p.masked for p in prepared if (p.signal.tenant, p.fingerprint) not in self._recent]
+            if texts:
+                ahead(texts)
 
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
-        prepared = [prepare(s) for s in items]
+        ahead, self._ahead = self._ahead, {}
+        prepared = [p if (p := ahead.get(id(s))) is not None and p.signal is s else prepare(s) for s in items]
+        if not ahead:
+            self._embed_ahead(prepared)  # the model works while the batch's SQL runs
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 results, local = self._decide_and_store(prepared, ids)
@@ -139,6 +162,7 @@ class Intake:
             prepared = stream_kinds(session, prepared)
             stored = self._already_stored(session, prepared, idem)
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
+            self._recent.update(known)
             vectors = self._vectors(prepared, known)
             writer = RepeatWriter()
             local: list[IndexPoint] = []
@@ -182,6 +206,7 @@ class Intake:
                 del known[other]
         if incident.status not in OPEN_STATUSES or incident.id is None:
             return
+        self._recent.update((key,))
         similarity = 1.0 if result.similarity is None else float(result.similarity)
         if result.decision == "duplicate":
             known[key] = KnownKey(incident.id, incident.runbook, similarity)
@@ -208,19 +233,16 @@ class Intake:
             found.update(repo.signal_by_idempotency(session, tenant, keys))
         return found
 
-    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> dict[int, np.ndarray]:
-        """Embed, in one batch, the signals whose key no open incident holds (first of each key only)."""
-        need: list[int] = []
+    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> BatchVectors:
+        """The vectors of the signals whose key no open incident holds (first of each key only)."""
+        need: dict[int, str] = {}
         seen_keys: set[Key] = set(known)
         for i, p in enumerate(prepared):
             key = (p.signal.tenant, p.fingerprint)
             if key not in seen_keys:
                 seen_keys.add(key)
-                need.append(i)
-        if not need:
-            return {}
-        rows = self.embedder.embed([prepared[i].masked for i in need])
-        return dict(zip(need, rows, strict=True))
+                need[i] = p.masked
+        return BatchVectors(self.embedder, need)
 
     def _replay(self, given_id: Any, record: SignalRecord | None) -> IngestResult:
         if record is None:
@@ -291,6 +313,54 @@ class Intake:
             raise RuntimeError("incident insert conflicted but no open incident holds the key")
         repo.bump(session, existing, seen)
         return existing
+
+
+class BatchVectors:
+    """A batch's vectors, each waited for only when its signal is decided.
+
+    With an embedder that can `prefetch`, all of them are requested at once and computed in the
+    background, so deciding the batch's earlier signals overlaps embedding the later ones;
+    otherwise the first request embeds them all in one call.
+    """
+
+    def __init__(self, embedder: Embedder, texts: dict[int, str]) -> None:
+        self._embedder = embedder
+        self._texts = texts
+        self._rows: dict[int, np.ndarray] = {}
+        self._requested = False
+
+    def get(self, i: int) -> np.ndarray | None:
+        if i not in self._texts:
+            return None
+        if i not in self._rows:
+            ahead = getattr(self._embedder, "prefetch", None)
+            if ahead is None:
+                rows = self._embedder.embed(list(self._texts.values()))
+                self._rows = dict(zip(self._texts, rows, strict=True))
+            else:
+                if not self._requested:
+                    ahead(list(self._texts.values()))
+                    self._requested = True
+                self._rows[i] = self._embedder.embed([self._texts[i]])[0]
+        return self._rows[i]
+
+
+class RecentKeys:
+    """Keys that an open incident held lately: their repeats need no vector, so none is computed ahead."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._keys: OrderedDict[Key, None] = OrderedDict()
+        self._capacity = capacity
+
+    def update(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+        while len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
 
 
 def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, idem: str | None,
