@@ -278,11 +278,13 @@ class Intake:
                 repo.resolve(session, incident, seen)
         else:
             incident = self._open(session, item, seen, decision)
-        session.add(SignalRecord(**_signal_row(item, incident.id, decision, idem, now, seen)))
         point = None
         if vector is not None and incident.id is not None:
             payload = item.payload(incident.id)
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
+        row = _signal_row(item, incident.id, decision, idem, now, seen)
+        row["point_id"] = None if point is None else point.id
+        session.add(SignalRecord(**row))
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)
         return result, point, incident
@@ -373,4 +375,5 @@ def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, ide
             "source": signal.source, "kind": item.kind, "status": signal.status,
             "raw": json.dumps(raw, ensure_ascii=False, default=str), "masked_hash": digest(item.masked),
             "received_at": now, "event_time": seen, "incident_id": incident_id, "decision": decision.decision,
-            "similarity": decision.similarity, "candidate_id": decision.candidate, "truncated": signal.truncated}
+            "similarity": decision.similarity, "candidate_id": decision.candidate, "truncated": signal.truncated,
+            "point_id": None}
