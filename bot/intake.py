@@ -37,7 +37,8 @@ __all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy",
            "Prepared", "prepare"]
 # A batch that loses a race on a unique key is decided again from the winner's rows.
 MAX_ATTEMPTS = 3
-FLUSH_EVERY = 1.0  # seconds between flushes of the vector index
+FLUSH_EVERY = 5.0  # seconds between flushes of the vector index
+FLUSH_POINTS = 1000  # or after this many points, whichever comes first (below RECENT_SIGNALS)
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -109,6 +110,7 @@ class Intake:
         self._finder = CandidateFinder(index, policy, _pair_score)
         self._folded = FoldedKeys()
         self._flushed = 0.0
+        self._unflushed = 0
         self._recent = RecentKeys()
         self._ahead: dict[int, Prepared] = {}
 
@@ -147,11 +149,15 @@ class Intake:
                     raise
         if local:
             self.index.upsert(local)
-            # The database is the record; the index is flushed at most once a second (and on close),
-            # since an idle flush still costs several fsyncs per call.
-            if time.monotonic() - self._flushed >= FLUSH_EVERY:
+            self._unflushed += len(local)
+            # The database is the record; a flush costs several fsyncs (hundreds of ms on a busy
+            # disk), so the index is flushed every few seconds or points (and on close). Points a
+            # crash loses before their flush are written again by the repair on the next start,
+            # which checks more than FLUSH_POINTS of the newest signals.
+            if self._unflushed >= FLUSH_POINTS or time.monotonic() - self._flushed >= FLUSH_EVERY:
                 self.index.flush()
                 self._flushed = time.monotonic()
+                self._unflushed = 0
         return results
 
     def _decide_and_store(self, prepared: list[Prepared],
@@ -180,7 +186,8 @@ class Intake:
                     continue
                 if item.kind == "report":
                     writer.flush(session)  # report scoring counts the signals stored since each incident's last
-                result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
+                result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local,
+                                                           writer)
                 self._learn(known, key, result, incident)
                 if point is not None:
                     local.append(point)
@@ -251,13 +258,17 @@ class Intake:
                             candidate=record.candidate_id, replayed=True)
 
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
-                    given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None, Incident]:
+                    given_id: Any, local: list[IndexPoint],
+                    writer: RepeatWriter) -> tuple[IngestResult, IndexPoint | None, Incident]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
         tenant = signal.tenant
         self._finder.count(item)
-        incident = repo.open_by_key(session, tenant, item.fingerprint)
+        # A firing signal gets here only when no open incident held its key at the start of the
+        # batch nor since (those are repeats), so only a resolve needs the lookup. An incident a
+        # concurrent writer opens meanwhile is caught by the unique key when this one is inserted.
+        incident = repo.open_by_key(session, tenant, item.fingerprint) if signal.status != "firing" else None
         decision: Decision
         if incident is not None:
             decision = Decision("duplicate", incident.id, 1.0)
@@ -284,7 +295,7 @@ class Intake:
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
         row = _signal_row(item, incident.id, decision, idem, now, seen)
         row["point_id"] = None if point is None else point.id
-        session.add(SignalRecord(**row))
+        writer.add_row(row)  # inserted with the batch's repeats, in one statement
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)
         return result, point, incident
