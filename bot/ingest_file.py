@@ -19,6 +19,8 @@ from retrieval.errors import InvalidSignal
 from retrieval.signal import Signal, signal_from_mapping
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# Past this many points outside the HNSW graph, a search is a long full scan: say how to fix it.
+UNINDEXED_HINT = 20_000
 
 
 def _given_id(obj: Any, line_no: int) -> Any:
@@ -113,6 +115,12 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
     total = sum(counts.values())
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"ingest: {total} lines in {elapsed:.1f}s ({summary or 'nothing to do'})", file=sys.stderr, flush=True)
+    if counts.get("new") or counts.get("regression") or counts.get("duplicate"):
+        stats = svc.signal_index.stats()
+        if stats.points - stats.indexed >= UNINDEXED_HINT:
+            print(f"index: {stats.points - stats.indexed} of {stats.points} vectors are searched by a full scan; "
+                  "run `ballast index optimize` (while nothing else uses this data dir) to build the search graph",
+                  file=sys.stderr, flush=True)
     if not as_json:
         from bot.render import ingest_summary
 

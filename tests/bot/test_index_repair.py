@@ -127,3 +127,21 @@ def test_index_optimize_builds_the_graph_and_keeps_every_point(make_services: Ca
     assert 0 <= report["indexed"] <= report["points"]
     status = run_cli(home, "index", "status", "--json", database_url=database_url)
     assert json.loads(status.stdout)["points"] == before
+
+
+def test_a_large_ingest_says_how_to_build_the_search_graph(make_services: Callable[..., Services],
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from bot import ingest_file
+
+    svc = make_services(HashEmbedder())
+    data = "".join(json.dumps({"text": t}) + "\n" for t in LINES).encode()
+    monkeypatch.setattr(ingest_file, "UNINDEXED_HINT", 10_000)
+    ingest_file.ingest_stream(svc, io.BytesIO(data), as_json=True)
+    assert "ballast index optimize" not in capsys.readouterr().err  # 3 points: no hint
+    monkeypatch.setattr(ingest_file, "UNINDEXED_HINT", 3)
+    ingest_file.ingest_stream(svc, io.BytesIO(data), as_json=True)
+    err = capsys.readouterr().err
+    assert "3 of 3 vectors are searched by a full scan" in err and "ballast index optimize" in err
