@@ -111,13 +111,14 @@ class FailingOnce(CountingModel):
         return super().embed(texts)
 
 
-def test_a_failed_prefetch_is_reported_to_the_caller_and_retried_next_time() -> None:
-    embedder = cached(FailingOnce())
+def test_a_failed_prefetch_is_not_kept_and_the_next_embed_computes_the_text_again() -> None:
+    model = FailingOnce()
+    embedder = cached(model)
     embedder.prefetch(["x"])
-    with pytest.raises(ModelUnavailable):
-        embedder.embed(["x"])
-    assert embedder.embed(["x"]).shape == (1, 384)
-    embedder.close()
+    embedder.close()  # waits for the background work, which failed
+    assert model.failed and model.seen == []
+    assert np.array_equal(embedder.embed(["x"]), CountingModel().embed(["x"]))
+    assert model.seen == [["x"]]
 
 
 def test_unknown_backend_is_a_clear_error() -> None:
