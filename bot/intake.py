@@ -135,8 +135,10 @@ class Intake:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
         ahead, self._ahead = self._ahead, {}
         prepared = [p if (p := ahead.get(id(s))) is not None and p.signal is s else prepare(s) for s in items]
-        if not ahead:
-            self._embed_ahead(prepared)  # the model works while the batch's SQL runs
+        if not ahead and len(prepared) > 1:
+            # The model works while the batch's SQL runs. A single signal (a webhook) is embedded
+            # in line instead, on the two-thread session: nothing would overlap with it.
+            self._embed_ahead(prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 results, local = self._decide_and_store(prepared, ids)
@@ -333,7 +335,7 @@ class BatchVectors:
 
     With an embedder that can `prefetch`, all of them are requested at once and computed in the
     background, so deciding the batch's earlier signals overlaps embedding the later ones;
-    otherwise the first request embeds them all in one call.
+    otherwise, or for a single text, the first request embeds them all in one call.
     """
 
     def __init__(self, embedder: Embedder, texts: dict[int, str]) -> None:
@@ -347,7 +349,7 @@ class BatchVectors:
             return None
         if i not in self._rows:
             ahead = getattr(self._embedder, "prefetch", None)
-            if ahead is None:
+            if ahead is None or len(self._texts) == 1:
                 rows = self._embedder.embed(list(self._texts.values()))
                 self._rows = dict(zip(self._texts, rows, strict=True))
             else:
