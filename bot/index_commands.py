@@ -57,7 +57,7 @@ def index_repair(
 
 @index_app.command("optimize")
 def index_optimize(as_json: JsonOpt = False) -> None:
-    """Repair, then build the HNSW graph over the embedded index (blocks: about 1 s per 1,000 points).
+    """Repair, then build the HNSW graph over the embedded index (blocks: about a minute per 100k points).
 
     Searches then scale with the log of the index size instead of a full scan. With
     BALLAST_QDRANT_URL set the server optimizes by itself and this only repairs.
