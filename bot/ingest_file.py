@@ -19,6 +19,8 @@ from retrieval.errors import InvalidSignal
 from retrieval.signal import Signal, signal_from_mapping
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# Past this many points outside the HNSW graph, a search is a long full scan: say how to fix it.
+UNINDEXED_HINT = 20_000
 
 
 def _given_id(obj: Any, line_no: int) -> Any:
@@ -69,9 +71,11 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
     progress_every = 5.0
     next_progress = started + progress_every
     batch: list[tuple[Any, Signal | str]] = []
+    # One full batch is read ahead: its new texts are embedded in the background while the batch
+    # before it is decided and committed. Batches are still decided and printed in input order.
+    pending: list[tuple[Any, Signal | str]] = []
 
-    def flush() -> None:
-        nonlocal batch
+    def flush(batch: list[tuple[Any, Signal | str]]) -> None:
         valid = [(i, item) for i, item in enumerate(batch) if isinstance(item[1], Signal)]
         decided = intake.process([s for _, (_, s) in valid], [g for _, (g, _) in valid]) if valid else []
         by_pos = {pos: res for (pos, _), res in zip(valid, decided, strict=True)}
@@ -81,7 +85,6 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
             if as_json:
                 sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
-        batch = []
 
     for line_no, raw in _lines(stream):
         given, item = parse_line(raw, line_no, settings.max_text_chars, default_tenant)
@@ -93,18 +96,31 @@ def ingest_stream(svc: Services, stream: BinaryIO, *, as_json: bool, default_ten
                 first_line[key] = line_no
         batch.append((given, item))
         if len(batch) >= settings.ingest_batch:
-            flush()
+            if pending:
+                intake.prefetch([item for _, item in batch if isinstance(item, Signal)])
+                flush(pending)
+            pending, batch = batch, []
             now = time.monotonic()
             if now >= next_progress:
                 done = sum(counts.values())
                 print(f"ingest: {done} lines, {done / (now - started):.0f}/s", file=sys.stderr, flush=True)
                 next_progress = now + progress_every
+    if pending:
+        if batch:
+            intake.prefetch([item for _, item in batch if isinstance(item, Signal)])
+        flush(pending)
     if batch:
-        flush()
+        flush(batch)
     elapsed = time.monotonic() - started
     total = sum(counts.values())
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"ingest: {total} lines in {elapsed:.1f}s ({summary or 'nothing to do'})", file=sys.stderr, flush=True)
+    if counts.get("new") or counts.get("regression") or counts.get("duplicate"):
+        stats = svc.signal_index.stats()
+        if stats.points - stats.indexed >= UNINDEXED_HINT:
+            print(f"index: {stats.points - stats.indexed} of {stats.points} vectors are searched by a full scan; "
+                  "run `ballast index optimize` (while nothing else uses this data dir) to build the search graph",
+                  file=sys.stderr, flush=True)
     if not as_json:
         from bot.render import ingest_summary
 

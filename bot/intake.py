@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,7 +37,8 @@ __all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy",
            "Prepared", "prepare"]
 # A batch that loses a race on a unique key is decided again from the winner's rows.
 MAX_ATTEMPTS = 3
-FLUSH_EVERY = 1.0  # seconds between flushes of the vector index
+FLUSH_EVERY = 5.0  # seconds between flushes of the vector index
+FLUSH_POINTS = 1000  # or after this many points, whichever comes first (below RECENT_SIGNALS)
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
                "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
                "none": "info"}
@@ -108,10 +110,35 @@ class Intake:
         self._finder = CandidateFinder(index, policy, _pair_score)
         self._folded = FoldedKeys()
         self._flushed = 0.0
+        self._unflushed = 0
+        self._recent = RecentKeys()
+        self._ahead: dict[int, Prepared] = {}
+
+    def prefetch(self, items: Sequence[Signal]) -> None:
+        """Start embedding, in the background, what `process(items)` will need (call it with the next batch).
+
+        Only a guess (keys seen open recently are skipped): `process` decides from the database
+        as always, and a vector computed here is merely found in the embedder's cache.
+        """
+        prepared = [prepare(s) for s in items]
+        self._ahead = {id(p.signal): p for p in prepared}
+        self._embed_ahead(prepared)
+
+    def _embed_ahead(self, prepared: Sequence[Prepared]) -> None:
+        ahead = getattr(self.embedder, "prefetch", None)
+        if ahead is not None:
+            texts = [p.masked for p in prepared if (p.signal.tenant, p.fingerprint) not in self._recent]
+            if texts:
+                ahead(texts)
 
     def process(self, items: Sequence[Signal], ids: Sequence[Any]) -> list[IngestResult]:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
-        prepared = [prepare(s) for s in items]
+        ahead, self._ahead = self._ahead, {}
+        prepared = [p if (p := ahead.get(id(s))) is not None and p.signal is s else prepare(s) for s in items]
+        if not ahead and len(prepared) > 1:
+            # The model works while the batch's SQL runs. A single signal (a webhook) is embedded
+            # in line instead, on the two-thread session: nothing would overlap with it.
+            self._embed_ahead(prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 results, local = self._decide_and_store(prepared, ids)
@@ -124,11 +151,15 @@ class Intake:
                     raise
         if local:
             self.index.upsert(local)
-            # The database is the record; the index is flushed at most once a second (and on close),
-            # since an idle flush still costs several fsyncs per call.
-            if time.monotonic() - self._flushed >= FLUSH_EVERY:
+            self._unflushed += len(local)
+            # The database is the record; a flush costs several fsyncs (hundreds of ms on a busy
+            # disk), so the index is flushed every few seconds or points (and on close). Points a
+            # crash loses before their flush are written again by the repair on the next start,
+            # which checks more than FLUSH_POINTS of the newest signals.
+            if self._unflushed >= FLUSH_POINTS or time.monotonic() - self._flushed >= FLUSH_EVERY:
                 self.index.flush()
                 self._flushed = time.monotonic()
+                self._unflushed = 0
         return results
 
     def _decide_and_store(self, prepared: list[Prepared],
@@ -139,6 +170,7 @@ class Intake:
             prepared = stream_kinds(session, prepared)
             stored = self._already_stored(session, prepared, idem)
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
+            self._recent.update(known)
             vectors = self._vectors(prepared, known)
             writer = RepeatWriter()
             local: list[IndexPoint] = []
@@ -156,7 +188,8 @@ class Intake:
                     continue
                 if item.kind == "report":
                     writer.flush(session)  # report scoring counts the signals stored since each incident's last
-                result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local)
+                result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local,
+                                                           writer)
                 self._learn(known, key, result, incident)
                 if point is not None:
                     local.append(point)
@@ -182,6 +215,7 @@ class Intake:
                 del known[other]
         if incident.status not in OPEN_STATUSES or incident.id is None:
             return
+        self._recent.update((key,))
         similarity = 1.0 if result.similarity is None else float(result.similarity)
         if result.decision == "duplicate":
             known[key] = KnownKey(incident.id, incident.runbook, similarity)
@@ -208,19 +242,16 @@ class Intake:
             found.update(repo.signal_by_idempotency(session, tenant, keys))
         return found
 
-    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> dict[int, np.ndarray]:
-        """Embed, in one batch, the signals whose key no open incident holds (first of each key only)."""
-        need: list[int] = []
+    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> BatchVectors:
+        """The vectors of the signals whose key no open incident holds (first of each key only)."""
+        need: dict[int, str] = {}
         seen_keys: set[Key] = set(known)
         for i, p in enumerate(prepared):
             key = (p.signal.tenant, p.fingerprint)
             if key not in seen_keys:
                 seen_keys.add(key)
-                need.append(i)
-        if not need:
-            return {}
-        rows = self.embedder.embed([prepared[i].masked for i in need])
-        return dict(zip(need, rows, strict=True))
+                need[i] = p.masked
+        return BatchVectors(self.embedder, need)
 
     def _replay(self, given_id: Any, record: SignalRecord | None) -> IngestResult:
         if record is None:
@@ -229,13 +260,17 @@ class Intake:
                             candidate=record.candidate_id, replayed=True)
 
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
-                    given_id: Any, local: list[IndexPoint]) -> tuple[IngestResult, IndexPoint | None, Incident]:
+                    given_id: Any, local: list[IndexPoint],
+                    writer: RepeatWriter) -> tuple[IngestResult, IndexPoint | None, Incident]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
         tenant = signal.tenant
         self._finder.count(item)
-        incident = repo.open_by_key(session, tenant, item.fingerprint)
+        # A firing signal gets here only when no open incident held its key at the start of the
+        # batch nor since (those are repeats), so only a resolve needs the lookup. An incident a
+        # concurrent writer opens meanwhile is caught by the unique key when this one is inserted.
+        incident = repo.open_by_key(session, tenant, item.fingerprint) if signal.status != "firing" else None
         decision: Decision
         if incident is not None:
             decision = Decision("duplicate", incident.id, 1.0)
@@ -256,11 +291,13 @@ class Intake:
                 repo.resolve(session, incident, seen)
         else:
             incident = self._open(session, item, seen, decision)
-        session.add(SignalRecord(**_signal_row(item, incident.id, decision, idem, now, seen)))
         point = None
         if vector is not None and incident.id is not None:
             payload = item.payload(incident.id)
             point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
+        row = _signal_row(item, incident.id, decision, idem, now, seen)
+        row["point_id"] = None if point is None else point.id
+        writer.add_row(row)  # inserted with the batch's repeats, in one statement
         result = IngestResult(given_id, decision.decision, incident.id, decision.similarity, incident.runbook,
                               decision.candidate, truncated=signal.truncated)
         return result, point, incident
@@ -293,6 +330,54 @@ class Intake:
         return existing
 
 
+class BatchVectors:
+    """A batch's vectors, each waited for only when its signal is decided.
+
+    With an embedder that can `prefetch`, all of them are requested at once and computed in the
+    background, so deciding the batch's earlier signals overlaps embedding the later ones;
+    otherwise, or for a single text, the first request embeds them all in one call.
+    """
+
+    def __init__(self, embedder: Embedder, texts: dict[int, str]) -> None:
+        self._embedder = embedder
+        self._texts = texts
+        self._rows: dict[int, np.ndarray] = {}
+        self._requested = False
+
+    def get(self, i: int) -> np.ndarray | None:
+        if i not in self._texts:
+            return None
+        if i not in self._rows:
+            ahead = getattr(self._embedder, "prefetch", None)
+            if ahead is None or len(self._texts) == 1:
+                rows = self._embedder.embed(list(self._texts.values()))
+                self._rows = dict(zip(self._texts, rows, strict=True))
+            else:
+                if not self._requested:
+                    ahead(list(self._texts.values()))
+                    self._requested = True
+                self._rows[i] = self._embedder.embed([self._texts[i]])[0]
+        return self._rows[i]
+
+
+class RecentKeys:
+    """Keys that an open incident held lately: their repeats need no vector, so none is computed ahead."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._keys: OrderedDict[Key, None] = OrderedDict()
+        self._capacity = capacity
+
+    def update(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+        while len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+
 def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, idem: str | None,
                 now: datetime, seen: datetime) -> dict[str, Any]:
     """A signal as stored: raw input kept whole, with the decision made for it."""
@@ -304,4 +389,4 @@ def _signal_row(item: Prepared, incident_id: int | None, decision: Decision, ide
             "raw": json.dumps(raw, ensure_ascii=False, default=str), "masked_hash": digest(item.masked),
             "received_at": now, "event_time": seen, "incident_id": incident_id, "decision": decision.decision,
             "similarity": decision.similarity, "candidate_id": decision.candidate, "score": decision.score,
-            "truncated": signal.truncated}
+            "truncated": signal.truncated, "point_id": None}

@@ -74,6 +74,9 @@ class SignalRecord(SQLModel, table=True):
     candidate_id: int | None = Field(default=None, foreign_key="incidents.id")
     truncated: bool = False
     score: float | None = None  # the pair score the thresholds were applied to (matched or candidate incident)
+    # The vector-index point this signal wrote (None for repeats decided without a vector); what a
+    # repair after a crash between the commit and the index write checks and rebuilds.
+    point_id: str | None = Field(default=None, max_length=36)
 
 
 class InboxEntry(SQLModel, table=True):

@@ -89,6 +89,10 @@ class RepeatWriter:
         self._bumps: dict[int, tuple[int, datetime]] = {}
         self._rows: list[dict[str, Any]] = []
 
+    def add_row(self, row: dict[str, Any]) -> None:
+        """A signal row whose incident was already updated (decided on the slow path)."""
+        self._rows.append(row)
+
     def add(self, incident_id: int, seen: datetime, row: dict[str, Any]) -> None:
         count, latest = self._bumps.get(incident_id, (0, seen))
         self._bumps[incident_id] = (count + 1, max(latest, seen))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -111,14 +113,27 @@ class SentenceTransformerMiniLM:
 
 
 class CachedEmbedder:
-    """Loads its backend on first use and caches vectors by text hash, so repeats cost no model call."""
+    """Loads its backend on first use and caches vectors by text hash, so repeats cost no model call.
+
+    `prefetch` embeds texts on a background thread (onnxruntime releases the GIL, so the caller's
+    SQL work runs meanwhile); an `embed` of a text still in flight waits for that result instead of
+    computing it twice. The cache is keyed by text hash, so a prefetched vector is never wrong,
+    at worst unused. The background thread has its own one-thread ONNX session, loaded on the
+    first prefetch: batches run almost as fast on one core as on two here (85 vs 90 texts/s),
+    and the caller keeps the other core.
+    """
 
     def __init__(self, backend: str = "onnx", capacity: int = 50_000) -> None:
         self.backend = backend
         self.dim = DIM
         self._model: Embedder | None = None
+        self._background_model: Embedder | None = None
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._capacity = capacity
+        self._lock = threading.Lock()
+        self._load_lock = threading.RLock()
+        self._inflight: dict[bytes, Future[dict[bytes, np.ndarray]]] = {}
+        self._background: ThreadPoolExecutor | None = None
         self.model_calls = 0
 
     @property
@@ -128,26 +143,92 @@ class CachedEmbedder:
     @property
     def model(self) -> Embedder:
         if self._model is None:
-            self._model = load_embedder(self.backend)
+            with self._load_lock:
+                if self._model is None:
+                    self._model = load_embedder(self.backend)
         return self._model
 
+    @property
+    def background_model(self) -> Embedder:
+        if self._background_model is None:
+            with self._load_lock:
+                if self._background_model is None:
+                    separate = self.backend == "onnx" and (self._model is None or isinstance(self._model, OnnxMiniLM))
+                    self._background_model = OnnxMiniLM(threads=1) if separate else self.model
+        return self._background_model
+
+    def _compute(self, chunk: list[bytes], texts: dict[bytes, str], model: Embedder | None = None) -> dict[bytes, np.ndarray]:
+        try:
+            rows = (model or self.model).embed([texts[k] for k in chunk])
+            out = dict(zip(chunk, rows, strict=True))
+            with self._lock:
+                self.model_calls += 1
+                self._store(out)
+            return out
+        finally:  # a failed batch is computed again on the next request, not cached as failed
+            with self._lock:
+                for key in chunk:
+                    self._inflight.pop(key, None)
+
+    def _store(self, rows: dict[bytes, np.ndarray]) -> None:
+        for key, row in rows.items():
+            self._cache[key] = row
+            self._cache.move_to_end(key)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+
+    def _background_compute(self, chunk: list[bytes], texts: dict[bytes, str]) -> dict[bytes, np.ndarray]:
+        return self._compute(chunk, texts, self.background_model)
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Start embedding, in the background, the texts neither cached nor already in flight."""
+        by_key = {_key(t): t for t in texts}
+        with self._lock:
+            missing = [k for k in by_key if k not in self._cache and k not in self._inflight]
+            if not missing:
+                return
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+            for chunk in _batches(sorted(missing, key=lambda k: len(by_key[k])), by_key):
+                future = self._background.submit(self._background_compute, chunk, {k: by_key[k] for k in chunk})
+                for key in chunk:
+                    self._inflight[key] = future
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        keys = [_key(t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        waiting: list[Future[dict[bytes, np.ndarray]]] = []
+        with self._lock:
+            missing: list[bytes] = []
+            for key in dict.fromkeys(keys):
+                row = self._cache.get(key)
+                if row is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = row
+                elif key in self._inflight:
+                    waiting.append(self._inflight[key])
+                else:
+                    missing.append(key)
         if missing:
             by_key = dict(zip(keys, texts, strict=True))
             for chunk in _batches(sorted(missing, key=lambda k: len(by_key[k])), by_key):
-                rows = self.model.embed([by_key[k] for k in chunk])
-                self.model_calls += 1
-                for key, row in zip(chunk, rows, strict=True):
-                    self._cache[key] = row
-            while len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
+                found.update(self._compute(chunk, by_key))
+        for future in dict.fromkeys(waiting):
+            found.update(future.result())
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, key in enumerate(keys):
-            out[i] = self._cache[key]
-            self._cache.move_to_end(key)
+            out[i] = found[key]
         return out
+
+    def close(self) -> None:
+        """Wait for background work and stop its thread."""
+        if self._background is not None:
+            self._background.shutdown(wait=True)
+            self._background = None
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 def _batches(keys: list[bytes], texts: dict[bytes, str]) -> list[list[bytes]]:
@@ -171,10 +252,10 @@ def _batches(keys: list[bytes], texts: dict[bytes, str]) -> list[list[bytes]]:
     return out
 
 
-def load_embedder(backend: str) -> Embedder:
+def load_embedder(backend: str, threads: int | None = None) -> Embedder:
     """The named backend; unknown names are a configuration error that says what is accepted."""
     if backend == "onnx":
-        return OnnxMiniLM()
+        return OnnxMiniLM(threads)
     if backend in ("sentence-transformers", "torch"):
         return SentenceTransformerMiniLM()
     raise ModelUnavailable(f"BALLAST_EMBEDDER={backend!r} is unknown: use 'onnx' or 'sentence-transformers'")

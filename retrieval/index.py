@@ -34,6 +34,13 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class IndexStats:
+    points: int
+    indexed: int  # vectors inside an HNSW graph; the rest are searched by a full scan
+    segments: int
+
+
+@dataclass(frozen=True)
 class IndexPoint:
     id: str
     vector: np.ndarray
@@ -48,6 +55,9 @@ class VectorIndex(Protocol):
     def delete_where(self, where: FilterSpec) -> None: ...
     def count(self, where: FilterSpec | None = None) -> int: ...
     def payloads(self, where: FilterSpec | None = None) -> list[tuple[str, dict[str, Any]]]: ...
+    def missing(self, ids: Sequence[str]) -> list[str]: ...
+    def stats(self) -> IndexStats: ...
+    def optimize(self) -> bool: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -125,6 +135,29 @@ class EdgeIndex:
             out.extend((str(r.id), dict(r.payload or {})) for r in records)
             if offset is None or not records:
                 return out
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        """The ids of `ids` that hold no point."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            records = self._shard.retrieve(list(ids[start:start + 1000]), False, False)
+            found.update(str(r.id) for r in records)
+        return [i for i in ids if i not in found]
+
+    def stats(self) -> IndexStats:
+        info = self._shard.info()
+        return IndexStats(int(info.points_count), int(info.indexed_vectors_count), int(info.segments_count))
+
+    def optimize(self) -> bool:
+        """Build the HNSW graph over the stored points (Qdrant's segment optimizers).
+
+        Blocks the calling process until done (the engine holds the GIL): 55 s for 90k points on
+        2 idle cores, 5 minutes on busy ones. Run it from a maintenance command, never inside a
+        serving process.
+        """
+        changed = bool(self._shard.optimize())
+        self._shard.flush()
+        return changed
 
     def flush(self) -> None:
         self._shard.flush()
@@ -206,6 +239,23 @@ class ServerIndex:
             out.extend((str(r.id), dict(r.payload or {})) for r in records)
             if offset is None or not records:
                 return out
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            records = self._client.retrieve(self._collection, list(ids[start:start + 1000]),
+                                            with_payload=False, with_vectors=False)
+            found.update(str(r.id) for r in records)
+        return [i for i in ids if i not in found]
+
+    def stats(self) -> IndexStats:
+        info = self._client.get_collection(self._collection)
+        return IndexStats(int(info.points_count or 0), int(info.indexed_vectors_count or 0),
+                          int(info.segments_count or 0))
+
+    def optimize(self) -> bool:
+        """A Qdrant server builds its HNSW graphs itself, in the background: nothing to do here."""
+        return False
 
     def flush(self) -> None:
         """Server writes are acknowledged with wait=True; nothing is buffered here."""

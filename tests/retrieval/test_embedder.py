@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,6 +52,73 @@ def test_repeats_cost_no_model_call_and_order_is_kept() -> None:
     again = embedder.embed(["bbb", "a"])
     assert sum(len(b) for b in model.seen) == 2  # both from the cache
     assert np.array_equal(again[0], first[1]) and np.array_equal(again[1], first[0])
+
+
+class GatedModel(CountingModel):
+    """Blocks inside `embed` until released, so a test can see a prefetch still in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the model"
+        return super().embed(texts)
+
+
+def test_prefetch_runs_in_the_background_and_embed_waits_for_it_instead_of_recomputing() -> None:
+    model = GatedModel()
+    embedder = cached(model)
+    embedder.prefetch(["alpha", "beta", "alpha"])
+    assert model.entered.wait(10)  # the model runs on another thread while this one goes on
+    assert model.seen == []
+    result: list[np.ndarray] = []
+    waiter = threading.Thread(target=lambda: result.append(embedder.embed(["beta", "gamma", "alpha"])))
+    waiter.start()
+    model.release.set()
+    waiter.join(10)
+    embedder.close()
+    assert not waiter.is_alive()
+    # "alpha" and "beta" came from the prefetch, only "gamma" was computed for the embed call.
+    assert sorted(t for batch in model.seen for t in batch) == ["alpha", "beta", "gamma"]
+    reference = CountingModel().embed(["beta", "gamma", "alpha"])
+    assert np.array_equal(result[0], reference)
+
+
+def test_prefetch_of_cached_or_in_flight_texts_calls_no_model() -> None:
+    model = CountingModel()
+    embedder = cached(model)
+    embedder.embed(["one"])
+    embedder.prefetch(["one"])
+    embedder.prefetch(["two"])
+    embedder.prefetch(["two"])
+    embedder.embed(["two"])
+    embedder.close()
+    assert sorted(t for batch in model.seen for t in batch) == ["one", "two"]
+
+
+class FailingOnce(CountingModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.failed:
+            self.failed = True
+            raise ModelUnavailable("model file missing")
+        return super().embed(texts)
+
+
+def test_a_failed_prefetch_is_not_kept_and_the_next_embed_computes_the_text_again() -> None:
+    model = FailingOnce()
+    embedder = cached(model)
+    embedder.prefetch(["x"])
+    embedder.close()  # waits for the background work, which failed
+    assert model.failed and model.seen == []
+    assert np.array_equal(embedder.embed(["x"]), CountingModel().embed(["x"]))
+    assert model.seen == [["x"]]
 
 
 def test_unknown_backend_is_a_clear_error() -> None:

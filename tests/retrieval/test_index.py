@@ -222,3 +222,24 @@ def test_point_id_is_a_stable_uuid5() -> None:
     assert a != point_id("other", "log", "abc", "masked text")
     # Parts are separated, so shifting a boundary changes the id.
     assert point_id("ab", "c") != point_id("a", "bc")
+
+
+def test_missing_lists_only_ids_without_a_point(index: VectorIndex) -> None:
+    wanted = [pid("a1"), pid("nope"), pid("g1"), pid("also-nope")]
+    assert index.missing(wanted) == [pid("nope"), pid("also-nope")]
+    assert index.missing([]) == []
+
+
+def test_stats_count_points_and_optimize_keeps_every_point_searchable(opener: Opener) -> None:
+    ix = opener(memory=True)
+    rng = np.random.default_rng(4)
+    rows = rng.standard_normal((300, DIM)).astype(np.float32)
+    ix.upsert([pt(f"p{i}", rows[i] / np.linalg.norm(rows[i]), tenant="acme", incident_id=i) for i in range(300)])
+    ix.flush()
+    assert ix.stats().points == 300
+    ix.optimize()
+    after = ix.stats()
+    assert after.points == 300 and after.indexed <= after.points
+    for i in (0, 150, 299):
+        hits = ix.search(rows[i] / np.linalg.norm(rows[i]), 1, {"tenant": "acme"})
+        assert ids(hits) == [pid(f"p{i}")]

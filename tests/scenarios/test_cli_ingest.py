@@ -109,6 +109,18 @@ def test_ingest_file_json_keeps_order_echoes_ids_and_rejects_bad_lines(tmp_path:
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("batch", ["1", "2", "3", "8"])
+def test_small_batches_read_ahead_keep_order_and_the_stream_semantics(tmp_path: Path, home: Path, batch: str) -> None:
+    """With batches smaller than the file, each batch is decided while the next one is embedded
+    ahead; the output is the same line for line as with one batch."""
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(MIXED)
+    proc = ballast(home, "ingest", str(path), "--json", BALLAST_INGEST_BATCH=batch)
+    assert proc.returncode == 0, proc.stderr.decode()
+    _check_mixed(json_lines(proc))
+
+
+@pytest.mark.model
 def test_ingest_stdin(home: Path) -> None:
     proc = ballast(home, "ingest", "-", "--json", stdin=MIXED)
     assert proc.returncode == 0, proc.stderr.decode()
