@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,6 +38,15 @@ __all__ = ["MASKED_CHARS", "REPORT_SEARCH_LIMIT", "SEARCH_LIMIT", "DedupPolicy",
            "Prepared", "prepare"]
 # A batch that loses a race on a unique key is decided again from the winner's rows.
 MAX_ATTEMPTS = 3
+
+
+class _Unmatched(Enum):
+    """No runbook search has been made for the signal yet (None means one was made and found nothing)."""
+
+    TOKEN = 0
+
+
+UNMATCHED = _Unmatched.TOKEN
 FLUSH_EVERY = 5.0  # seconds between flushes of the vector index
 FLUSH_POINTS = 1000  # or after this many points, whichever comes first (below RECENT_SIGNALS)
 _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "error": "critical",
@@ -172,6 +182,10 @@ class Intake:
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
             self._recent.update(known)
             vectors = self._vectors(prepared, known)
+            # The slow steps (model, runbook search) run before the batch's first write: on SQLite
+            # that write takes the database's one write lock, which webhook acks wait for.
+            vectors.settle()
+            runbooks = self._match_runbooks(prepared, vectors.indices())
             writer = RepeatWriter()
             local: list[IndexPoint] = []
             results: list[IngestResult] = []
@@ -189,7 +203,7 @@ class Intake:
                 if item.kind == "report":
                     writer.flush(session)  # report scoring counts the signals stored since each incident's last
                 result, point, incident = self._decide_one(session, item, vectors.get(i), idem[i], ids[i], local,
-                                                           writer)
+                                                           writer, runbooks.get(i, UNMATCHED))
                 self._learn(known, key, result, incident)
                 if point is not None:
                     local.append(point)
@@ -253,6 +267,17 @@ class Intake:
                 need[i] = p.masked
         return BatchVectors(self.embedder, need)
 
+    def _match_runbooks(self, prepared: list[Prepared], indices: Iterable[int]) -> dict[int, str | None]:
+        """The best runbook of each signal that may open an incident (those a vector is computed for)."""
+        if self.runbooks is None:
+            return {}
+        return {i: self._best_runbook(prepared[i].signal) for i in indices}
+
+    def _best_runbook(self, signal: Signal) -> str | None:
+        if self.runbooks is None:
+            return None
+        return self.runbooks.best_runbook(signal.text, signal.title, signal.labels, signal.annotations)
+
     def _replay(self, given_id: Any, record: SignalRecord | None) -> IngestResult:
         if record is None:
             return IngestResult(given_id, "rejected", error="repeated id: this signal appears twice in the input")
@@ -261,7 +286,7 @@ class Intake:
 
     def _decide_one(self, session: Session, item: Prepared, vector: np.ndarray | None, idem: str | None,
                     given_id: Any, local: list[IndexPoint],
-                    writer: RepeatWriter) -> tuple[IngestResult, IndexPoint | None, Incident]:
+                    writer: RepeatWriter, runbook: str | None | _Unmatched = UNMATCHED) -> tuple[IngestResult, IndexPoint | None, Incident]:
         signal = item.signal
         now = repo.utcnow()
         seen = signal.time or now
@@ -290,7 +315,7 @@ class Intake:
             if signal.status == "resolved":
                 repo.resolve(session, incident, seen)
         else:
-            incident = self._open(session, item, seen, decision)
+            incident = self._open(session, item, seen, decision, runbook)
         point = None
         if vector is not None and incident.id is not None:
             payload = item.payload(incident.id)
@@ -302,15 +327,14 @@ class Intake:
                               decision.candidate, truncated=signal.truncated)
         return result, point, incident
 
-    def _open(self, session: Session, item: Prepared, seen: Any, decision: Decision) -> Incident:
+    def _open(self, session: Session, item: Prepared, seen: Any, decision: Decision,
+              matched: str | None | _Unmatched = UNMATCHED) -> Incident:
         signal = item.signal
         regression_of = decision.incident_id if decision.decision == "regression" else None
         severity = _severity(signal)
         if regression_of is not None:
             severity = raised_severity(repo.get_incident(session, regression_of).severity)
-        runbook = None
-        if self.runbooks is not None:
-            runbook = self.runbooks.best_runbook(signal.text, signal.title, signal.labels, signal.annotations)
+        runbook = self._best_runbook(signal) if isinstance(matched, _Unmatched) else matched
         resolved = signal.status == "resolved"
         incident = Incident(
             tenant=signal.tenant, title=_title(signal), text=signal.text, service=_service(signal),
@@ -343,6 +367,17 @@ class BatchVectors:
         self._texts = texts
         self._rows: dict[int, np.ndarray] = {}
         self._requested = False
+
+    def indices(self) -> list[int]:
+        """The batch positions a vector is computed for."""
+        return list(self._texts)
+
+    def settle(self) -> None:
+        """Wait for every vector of the batch now (those the read-ahead started are mostly done)."""
+        missing = [i for i in self._texts if i not in self._rows]
+        if missing:
+            rows = self._embedder.embed([self._texts[i] for i in missing])
+            self._rows.update(zip(missing, rows, strict=True))
 
     def get(self, i: int) -> np.ndarray | None:
         if i not in self._texts:

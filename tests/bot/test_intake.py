@@ -458,3 +458,54 @@ def test_rerunning_a_batch_does_not_grow_the_index(services: Services) -> None:
     assert [r.decision for r in again] == ["regression"] * 3
     assert services.signal_index.count() == count
     assert {p["incident_id"] for _, p in services.signal_index.payloads()} == {r.incident_id for r in again}
+
+
+# -- the write lock ------------------------------------------------------------------------------
+
+
+def _write_lock_free(path: str) -> bool:
+    """Whether another connection could start writing to this SQLite file right now."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=0)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+def test_model_and_runbook_search_never_run_under_the_write_lock(services: Services) -> None:
+    # On SQLite a batch's first write takes the one write lock that webhook acks also need; the slow
+    # steps of a batch (embedding, runbook search) must all happen before it.
+    from bot.intake import Intake
+
+    if services.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single write lock")
+    path = str(services.engine.url.database)
+    probes: list[tuple[str, bool]] = []
+    inner = services.intake.embedder
+
+    class ProbedEmbedder:
+        def embed(self, texts: list[str]) -> Any:
+            probes.append(("embed", _write_lock_free(path)))
+            return inner.embed(texts)
+
+    class ProbedRunbooks:
+        def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
+                         annotations: dict[str, str]) -> str | None:
+            probes.append(("runbook", _write_lock_free(path)))
+            return "probe/Runbook"
+
+    intake = Intake(services.engine, services.signal_index, ProbedEmbedder(), services.intake.policy,  # type: ignore[arg-type]
+                    runbooks=ProbedRunbooks())
+    lines = ["disk full on ledger volume", "certificate for api gateway expires soon",
+             "replication lag on orders replica above threshold", "disk full on ledger volume"]
+    results = intake.process([sig({"text": t, "source": "alertmanager"}, services) for t in lines], [1, 2, 3, 4])
+    assert [r.decision for r in results] == ["new", "new", "new", "duplicate"]
+    assert {r.runbook for r in results} == {"probe/Runbook"}
+    assert {kind for kind, _ in probes} == {"embed", "runbook"}
+    assert all(free for _, free in probes), probes
