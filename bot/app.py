@@ -75,7 +75,8 @@ class Services:
         # Points a crash kept out of the index (after their batch was committed) are written first.
         repair_index(self.engine, self.signal_index, self.embedder)
         policy = replace(dedup_policy(self.settings), tenants=self.calibration)
-        return Intake(self.engine, self.signal_index, self.embedder, policy, runbooks=self.runbook_library)
+        return Intake(self.engine, self.signal_index, self.embedder, policy, runbooks=self.runbook_library,
+                      embed_ahead=self.settings.embed_ahead)
 
     @cached_property
     def runbook_index(self) -> VectorIndex:

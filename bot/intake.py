@@ -58,6 +58,9 @@ class RunbookMatcher(Protocol):
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
                      annotations: dict[str, str]) -> str | None: ...
 
+    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]]
+                      ) -> list[str | None]: ...
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -110,8 +113,9 @@ class Intake:
     """Decides and stores batches of signals for every tenant."""
 
     def __init__(self, engine: Engine, index: VectorIndex, embedder: Embedder, policy: DedupPolicy,
-                 runbooks: RunbookMatcher | None = None) -> None:
+                 runbooks: RunbookMatcher | None = None, embed_ahead: bool = False) -> None:
         self.engine = engine
+        self.embed_ahead = embed_ahead
         self.index = index
         self.embedder = embedder
         self.policy = policy
@@ -135,7 +139,7 @@ class Intake:
         self._embed_ahead(prepared)
 
     def _embed_ahead(self, prepared: Sequence[Prepared]) -> None:
-        ahead = getattr(self.embedder, "prefetch", None)
+        ahead = getattr(self.embedder, "prefetch", None) if self.embed_ahead else None
         if ahead is not None:
             texts = [p.masked for p in prepared if (p.signal.tenant, p.fingerprint) not in self._recent]
             if texts:
@@ -145,10 +149,6 @@ class Intake:
         """Decide and store `items` in order (each sees all before it); `ids` are echoed back."""
         ahead, self._ahead = self._ahead, {}
         prepared = [p if (p := ahead.get(id(s))) is not None and p.signal is s else prepare(s) for s in items]
-        if not ahead and len(prepared) > 1:
-            # The model works while the batch's SQL runs. A single signal (a webhook) is embedded
-            # in line instead, on the two-thread session: nothing would overlap with it.
-            self._embed_ahead(prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 results, local = self._decide_and_store(prepared, ids)
@@ -181,11 +181,10 @@ class Intake:
             stored = self._already_stored(session, prepared, idem)
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
             self._recent.update(known)
-            vectors = self._vectors(prepared, known)
             # The slow steps (model, runbook search) run before the batch's first write: on SQLite
             # that write takes the database's one write lock, which webhook acks wait for.
-            vectors.settle()
-            runbooks = self._match_runbooks(prepared, vectors.indices())
+            vectors = self._vectors(prepared, known)
+            runbooks = self._match_runbooks(prepared, vectors)
             writer = RepeatWriter()
             local: list[IndexPoint] = []
             results: list[IngestResult] = []
@@ -256,8 +255,9 @@ class Intake:
             found.update(repo.signal_by_idempotency(session, tenant, keys))
         return found
 
-    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> BatchVectors:
-        """The vectors of the signals whose key no open incident holds (first of each key only)."""
+    def _vectors(self, prepared: list[Prepared], known: dict[Key, KnownKey]) -> dict[int, np.ndarray]:
+        """Embed, in one call, the signals whose key no open incident holds (first of each key only);
+        texts the read-ahead already started are waited for, not computed again."""
         need: dict[int, str] = {}
         seen_keys: set[Key] = set(known)
         for i, p in enumerate(prepared):
@@ -265,13 +265,19 @@ class Intake:
             if key not in seen_keys:
                 seen_keys.add(key)
                 need[i] = p.masked
-        return BatchVectors(self.embedder, need)
+        if not need:
+            return {}
+        rows = self.embedder.embed(list(need.values()))
+        return dict(zip(need, rows, strict=True))
 
     def _match_runbooks(self, prepared: list[Prepared], indices: Iterable[int]) -> dict[int, str | None]:
         """The best runbook of each signal that may open an incident (those a vector is computed for)."""
         if self.runbooks is None:
             return {}
-        return {i: self._best_runbook(prepared[i].signal) for i in indices}
+        chosen = list(indices)
+        signals = [prepared[i].signal for i in chosen]
+        found = self.runbooks.best_runbooks([(s.text, s.title, s.labels, s.annotations) for s in signals])
+        return dict(zip(chosen, found, strict=True))
 
     def _best_runbook(self, signal: Signal) -> str | None:
         if self.runbooks is None:
@@ -352,47 +358,6 @@ class Intake:
             raise RuntimeError("incident insert conflicted but no open incident holds the key")
         repo.bump(session, existing, seen)
         return existing
-
-
-class BatchVectors:
-    """A batch's vectors, each waited for only when its signal is decided.
-
-    With an embedder that can `prefetch`, all of them are requested at once and computed in the
-    background, so deciding the batch's earlier signals overlaps embedding the later ones;
-    otherwise, or for a single text, the first request embeds them all in one call.
-    """
-
-    def __init__(self, embedder: Embedder, texts: dict[int, str]) -> None:
-        self._embedder = embedder
-        self._texts = texts
-        self._rows: dict[int, np.ndarray] = {}
-        self._requested = False
-
-    def indices(self) -> list[int]:
-        """The batch positions a vector is computed for."""
-        return list(self._texts)
-
-    def settle(self) -> None:
-        """Wait for every vector of the batch now (those the read-ahead started are mostly done)."""
-        missing = [i for i in self._texts if i not in self._rows]
-        if missing:
-            rows = self._embedder.embed([self._texts[i] for i in missing])
-            self._rows.update(zip(missing, rows, strict=True))
-
-    def get(self, i: int) -> np.ndarray | None:
-        if i not in self._texts:
-            return None
-        if i not in self._rows:
-            ahead = getattr(self._embedder, "prefetch", None)
-            if ahead is None or len(self._texts) == 1:
-                rows = self._embedder.embed(list(self._texts.values()))
-                self._rows = dict(zip(self._texts, rows, strict=True))
-            else:
-                if not self._requested:
-                    ahead(list(self._texts.values()))
-                    self._requested = True
-                self._rows[i] = self._embedder.embed([self._texts[i]])[0]
-        return self._rows[i]
 
 
 class RecentKeys:

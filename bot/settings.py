@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Longest text kept per signal, in characters; longer text is cut and the output says so.
     max_text_chars: int = Field(default=16_000, alias="BALLAST_MAX_TEXT_CHARS")
     ingest_batch: int = Field(default=256, alias="BALLAST_INGEST_BATCH")
+    # Embed the next batch's new texts on a background thread while this batch's SQL runs. Off by
+    # default: on 2 cores the one-core model plus SQL measured slower than embedding in line
+    # (bench/ingest.py prints both); it pays where cores are otherwise idle.
+    embed_ahead: bool = Field(default=False, alias="BALLAST_EMBED_AHEAD")
     # `ballast serve` (docs/http.md): the request body cap in bytes; the inbox backlog (pending
     # signals) past which webhooks answer 503 + Retry-After; worker threads, signals per worker
     # batch, and how long a claimed batch stays leased before another process may take it over.

@@ -199,14 +199,17 @@ class RunbookLibrary:
         Stricter than search: a runbook named by the signal, or one whose meaning is close
         (dense score at least MIN_DENSE), so chat about unrelated things gets no runbook.
         """
+        return self.best_runbooks([(text, title, labels, annotations)])[0]
+
+    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]]) -> list[str | None]:
+        """`best_runbook` of each (text, title, labels, annotations), with one embedding call for all."""
         if not self.chunks:
-            return None
-        named = self.named(text, title, labels, annotations)
-        if named is not None:
-            return named
-        query = "\n".join(p for p in (title, text) if p)
-        ranked = self.rank([query])[0]
-        found = self._matches(ranked, None, 1)
-        if not found or ranked.dense.get(found[0].runbook, 0.0) < MIN_DENSE:
-            return None
-        return found[0].runbook
+            return [None] * len(signals)
+        out: list[str | None] = [self.named(*signal) for signal in signals]
+        unnamed = [i for i, found in enumerate(out) if found is None]
+        queries = ["\n".join(p for p in (signals[i][1], signals[i][0]) if p) for i in unnamed]
+        for i, ranked in zip(unnamed, self.rank(queries) if queries else [], strict=True):
+            found = self._matches(ranked, None, 1)
+            if found and ranked.dense.get(found[0].runbook, 0.0) >= MIN_DENSE:
+                out[i] = found[0].runbook
+        return out

@@ -500,6 +500,10 @@ def test_model_and_runbook_search_never_run_under_the_write_lock(services: Servi
             probes.append(("runbook", _write_lock_free(path)))
             return "probe/Runbook"
 
+        def best_runbooks(self, signals: list[tuple[str, str | None, dict[str, str], dict[str, str]]]
+                          ) -> list[str | None]:
+            return [self.best_runbook(*signal) for signal in signals]
+
     intake = Intake(services.engine, services.signal_index, ProbedEmbedder(), services.intake.policy,  # type: ignore[arg-type]
                     runbooks=ProbedRunbooks())
     lines = ["disk full on ledger volume", "certificate for api gateway expires soon",

@@ -90,7 +90,7 @@ def test_prefetching_the_next_batch_changes_no_decision(make_services: Callable[
     model = ModelOf()
     cached = CachedEmbedder()
     cached._model = model
-    ahead = make_services(cached, home=tmp_path / "ahead")
+    ahead = make_services(cached, home=tmp_path / "ahead", embed_ahead=True)
 
     expected = run(plain, lines, "plain", 40, ahead=False)
     got = run(ahead, lines, "ahead", 40, ahead=True)

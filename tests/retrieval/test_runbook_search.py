@@ -185,3 +185,17 @@ def test_the_same_ranking_on_a_qdrant_server(corpus: Path, index: VectorIndex) -
         assert again.unchanged == 4
     finally:
         server.close()
+
+
+def test_best_runbooks_agrees_with_one_at_a_time(index: VectorIndex, corpus: Path) -> None:
+    _, library = build(index, corpus)
+    url = "https://wiki.example.com/runbooks/k8s/kubenodenotready.md"
+    signals = [("something broke", None, {}, {"runbook_url": url}),
+               ("replica is behind the primary, stale reads", None, {}, {}),
+               ("zzqx vvbn", None, {}, {}),
+               ("x", None, {"alertname": "PostgresTooManyConnections"}, {}),
+               ("tls handshake failures, certificate expires soon", "cert alert", {}, {})]
+    one_by_one = [library.best_runbook(*s) for s in signals]
+    assert library.best_runbooks(signals) == one_by_one
+    assert one_by_one[0] == "k8s/KubeNodeNotReady" and one_by_one[2] is None
+    assert library.best_runbooks([]) == []
