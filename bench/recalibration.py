@@ -20,10 +20,8 @@ How: a temporary SQLite data dir; incidents and labels are bulk-inserted with SQ
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session  # noqa: E402
@@ -43,21 +42,9 @@ from bot.db import make_engine, migrate  # noqa: E402
 from bot.models import Incident, PairLabel, Tenant  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.thresholds import TenantCalibration  # noqa: E402
+from ingest import describe  # noqa: E402  (bench/ingest.py: the shared run header)
 
 TENANT = "bench"
-
-
-def describe() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT, check=True).stdout.strip()
-        code = f"commit {head}" + (" + uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        code = "not a git checkout"
-    load = f"load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {code}  cores={os.cpu_count()}  {load}"
 
 
 def seed(engine, n: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
