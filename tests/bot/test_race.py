@@ -47,22 +47,22 @@ class GatedIndex:
         return getattr(self.inner, name)
 
 
-def _race(svc: Services, n: int, signals: Callable[[int], Sequence[Signal]]) -> list[list[IngestResult]]:
-    barrier = threading.Barrier(n, timeout=HANG_GUARD)
-    index = GatedIndex(svc.signal_index, barrier)
-    intakes = [Intake(svc.engine, index, svc.embedder, dedup_policy(svc.settings)) for _ in range(n)]  # type: ignore[arg-type]
-    results: list[list[IngestResult] | None] = [None] * n
+def _in_threads(n: int, work: Callable[[int], None], barrier: threading.Barrier | None = None) -> None:
+    """Run `work(k)` for k in 0..n-1 on n threads; re-raise the first error in the test thread.
+
+    With `barrier`, an error aborts it, so the other threads stop waiting at once.
+    """
     errors: list[BaseException] = []
 
-    def worker(k: int) -> None:
+    def run(k: int) -> None:
         try:
-            batch = signals(k)
-            results[k] = intakes[k].process(batch, [f"t{k}-{i}" for i in range(len(batch))])
+            work(k)
         except BaseException as exc:  # noqa: BLE001  (re-raised in the test thread)
             errors.append(exc)
-            barrier.abort()
+            if barrier is not None:
+                barrier.abort()
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
@@ -70,6 +70,19 @@ def _race(svc: Services, n: int, signals: Callable[[int], Sequence[Signal]]) -> 
     assert not any(t.is_alive() for t in threads), "a racing thread never finished"
     if errors:
         raise errors[0]
+
+
+def _race(svc: Services, n: int, signals: Callable[[int], Sequence[Signal]]) -> list[list[IngestResult]]:
+    barrier = threading.Barrier(n, timeout=HANG_GUARD)
+    index = GatedIndex(svc.signal_index, barrier)
+    intakes = [Intake(svc.engine, index, svc.embedder, dedup_policy(svc.settings)) for _ in range(n)]  # type: ignore[arg-type]
+    results: list[list[IngestResult] | None] = [None] * n
+
+    def worker(k: int) -> None:
+        batch = signals(k)
+        results[k] = intakes[k].process(batch, [f"t{k}-{i}" for i in range(len(batch))])
+
+    _in_threads(n, worker, barrier)
     return [r for r in results if r is not None]
 
 
@@ -126,25 +139,14 @@ def test_many_writers_repeating_one_signal_lose_no_increment(services: Services,
         _prime_tenant(services, tenant)
     n, per_thread = 4, 5
     barrier = threading.Barrier(n, timeout=HANG_GUARD)
-    errors: list[BaseException] = []
 
     def worker(k: int) -> None:
         intake = Intake(services.engine, services.signal_index, HashEmbedder(), dedup_policy(services.settings))
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                intake.process([Signal(text=TEXT, tenant=tenant)], [f"{k}-{i}"])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        barrier.wait()
+        for i in range(per_thread):
+            intake.process([Signal(text=TEXT, tenant=tenant)], [f"{k}-{i}"])
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(HANG_GUARD * 2)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
+    _in_threads(n, worker)
     rows, stored = _counts(services, tenant)
     assert len(rows) == 1
     assert rows[0].occurrence_count == n * per_thread
@@ -182,26 +184,15 @@ def test_threads_sharing_one_intake_on_a_new_tenant(services: Services) -> None:
     # first batches race; distinct alerts, so every signal is stored once with no lost row.
     n, per_thread = 3, 6
     barrier = threading.Barrier(n, timeout=HANG_GUARD)
-    errors: list[BaseException] = []
 
     def worker(k: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                services.intake.process(
-                    [Signal(text=f"disk {k}-{i} full on node-{k}", tenant="shared", source="api",
-                            external_id=f"{k}-{i}", labels={"alertname": f"Disk{k}{i}"})], [i])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        barrier.wait()
+        for i in range(per_thread):
+            services.intake.process(
+                [Signal(text=f"disk {k}-{i} full on node-{k}", tenant="shared", source="api",
+                        external_id=f"{k}-{i}", labels={"alertname": f"Disk{k}{i}"})], [i])
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(HANG_GUARD * 2)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
+    _in_threads(n, worker)
     with Session(services.engine) as s:
         stored = s.execute(select(func.count()).select_from(SignalRecord).where(SignalRecord.tenant == "shared")).scalar_one()
     assert stored == n * per_thread

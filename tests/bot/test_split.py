@@ -4,7 +4,6 @@ answers store (bot/lifecycle.py, bot/labels.py), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,9 +16,10 @@ from bot.intake import IngestResult
 from bot.labels import Answer
 from bot.lifecycle import (IncidentNotFound, LifecycleError, confirm_distinct, merge_incidents, repoint,
                            resolve_incident, split_last_signal)
-from bot.models import Incident, PairLabel, SignalRecord
+from bot.models import PairLabel, SignalRecord
 from retrieval.fingerprint import masked_text
-from retrieval.signal import Signal, signal_from_mapping
+from retrieval.signal import Signal
+from tests.bot.test_lifecycle import get, run
 from tests.fakes.embedder import TableEmbedder, basis, with_cosine
 
 A = "orders api returns gateway timeout from upstream inventory"
@@ -29,18 +29,6 @@ R2 = "EU shoppers report that checkout errors out before payment"
 R3 = "customers in Europe cannot finish checkout, error page again"
 R4 = "again customers in Europe cannot finish checkout"
 THRESHOLDS = {"dedup_human_threshold": 0.70, "dedup_human_candidate": 0.50}
-
-
-def run(svc: Services, *lines: dict[str, Any] | str) -> list[IngestResult]:
-    signals = [signal_from_mapping({"text": x} if isinstance(x, str) else x, max_text_chars=16_000) for x in lines]
-    return svc.intake.process(signals, list(range(len(signals))))
-
-
-def get(svc: Services, incident_id: int | None) -> Incident:
-    with Session(svc.engine) as s:
-        row = s.get(Incident, incident_id)
-        assert row is not None
-        return row
 
 
 def signals_of(svc: Services, incident_id: int | None) -> list[int | None]:
