@@ -74,14 +74,18 @@ class SlackHarness:
 
     def click(self, action_id: str, value: str, message_ts: str, channel: str = CHANNEL, user: str = USER,
               team: str = TEAM) -> Any:
+        return self.act({"action_id": action_id, "value": value, "type": "button"}, message_ts, channel, user, team)
+
+    def act(self, action: dict[str, Any], message_ts: str, channel: str = CHANNEL, user: str = USER,
+            team: str = TEAM) -> Any:
+        """A signed block_actions payload for one element (a button click, a menu or select choice)."""
         payload = {
             "type": "block_actions", "team": {"id": team, "domain": "fake"}, "user": {"id": user, "team_id": team},
             "api_app_id": "A1", "token": "x", "trigger_id": uuid.uuid4().hex,
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
             "channel": {"id": channel, "name": "ops"}, "message": {"ts": message_ts, "type": "message"},
             "response_url": self.api.response_url(f"click-{uuid.uuid4().hex[:6]}"),
-            "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
-                         "action_ts": str(time.time())}],
+            "actions": [{"block_id": "b", "action_ts": str(time.time()), **action}],
         }
         return self.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 

@@ -5,11 +5,8 @@ the last report out" opens a new incident; clicks on dead incidents get an ephem
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlmodel import Session
 
@@ -29,16 +26,8 @@ def taught(slack: SlackHarness) -> list[PairLabel]:
 def choose(slack: SlackHarness, action_id: str, value: str, message_ts: str, kind: str = "overflow",
            team: str = TEAM) -> Any:
     """A block_actions payload for a menu or select choice (the value is in `selected_option`)."""
-    payload = {
-        "type": "block_actions", "team": {"id": team, "domain": "fake"}, "user": {"id": USER, "team_id": team},
-        "api_app_id": "A1", "token": "x", "trigger_id": uuid.uuid4().hex,
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL, "name": "ops"}, "message": {"ts": message_ts, "type": "message"},
-        "response_url": slack.api.response_url(f"menu-{uuid.uuid4().hex[:6]}"),
-        "actions": [{"action_id": action_id, "block_id": "b", "type": kind, "action_ts": str(time.time()),
-                     "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value}}],
-    }
-    return slack.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    option = {"text": {"type": "plain_text", "text": "x"}, "value": value}
+    return slack.act({"action_id": action_id, "type": kind, "selected_option": option}, message_ts, team=team)
 
 
 def menu_values(message: dict[str, Any]) -> list[str]:
