@@ -1,4 +1,4 @@
-"""Incident state changes a person asks for: resolve, merge, split, and the same/different answers they label."""
+"""Incident state changes a person asks for: acknowledge, resolve, merge, split, and the same/different answers they label."""
 
 from __future__ import annotations
 
@@ -24,6 +24,22 @@ TITLE_CHARS = 120
 
 class LifecycleError(ValueError):
     """A state change that cannot be made; the message says why."""
+
+
+def acknowledge_incident(engine: Engine, incident_id: int, tenant: str | None = None) -> Incident:
+    """Mark an open incident acknowledged (idempotent); merged or resolved ones raise LifecycleError."""
+    with Session(engine, expire_on_commit=False) as session:
+        incident = repo.get_incident(session, incident_id, tenant)
+        if incident.merged_into is not None:
+            raise LifecycleError(f"INC-{incident_id} was merged into INC-{incident.merged_into}: use that one")
+        if incident.status == "resolved":
+            raise LifecycleError(f"INC-{incident_id} is already resolved")
+        if incident.status != "acknowledged":
+            incident.status = "acknowledged"
+            incident.acknowledged_at = repo.utcnow()
+            session.add(incident)
+            session.commit()
+        return incident
 
 
 def resolve_incident(engine: Engine, incident_id: int, tenant: str | None = None) -> Incident:

@@ -16,8 +16,6 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from bot import incidents as repo
 from bot.blocks.ids import MENU_MERGE, MENU_SPLIT, SNOOZE_HOURS, Ids
@@ -25,7 +23,7 @@ from bot.blocks.incident import match_answer, merge_picker, merged_note, split_n
 from bot.blocks.limits import SELECT_OPTIONS
 from bot.blocks.views import IncidentChoice
 from bot.labels import Answer
-from bot.lifecycle import (LifecycleError, confirm_distinct, merge_incidents, merge_targets, repoint,
+from bot.lifecycle import (LifecycleError, acknowledge_incident, confirm_distinct, merge_incidents, merge_targets, repoint,
                            resolve_incident, split_last_signal)
 from bot.models import Incident
 from bot.slack.app import SlackDeps
@@ -35,22 +33,6 @@ from bot.slack.replying import report_failure, tell
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., None]
-
-
-def acknowledge_incident(engine: Engine, incident_id: int, tenant: str | None = None) -> Incident:
-    """Mark an open incident acknowledged (idempotent); merged or resolved ones raise LifecycleError."""
-    with Session(engine, expire_on_commit=False) as session:
-        incident = repo.get_incident(session, incident_id, tenant)
-        if incident.merged_into is not None:
-            raise LifecycleError(f"INC-{incident_id} was merged into INC-{incident.merged_into}: use that one")
-        if incident.status == "resolved":
-            raise LifecycleError(f"INC-{incident_id} is already resolved")
-        if incident.status != "acknowledged":
-            incident.status = "acknowledged"
-            incident.acknowledged_at = repo.utcnow()
-            session.add(incident)
-            session.commit()
-        return incident
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
