@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from bot.config import BallastConfig
     from retrieval.runbook_search import RunbookLibrary
     from retrieval.runbook_store import IndexReport
 
@@ -77,6 +78,14 @@ class Services:
         policy = replace(dedup_policy(self.settings), tenants=self.calibration)
         return Intake(self.engine, self.signal_index, self.embedder, policy, runbooks=self.runbook_library,
                       embed_ahead=self.settings.embed_ahead)
+
+    @cached_property
+    def config(self) -> BallastConfig:
+        """The config file (routes, escalation, workspaces, ...), read and checked once per process, so
+        the workers, the Slack app and the scheduler all act on the same version of it."""
+        from bot.config import load_config
+
+        return load_config(self.settings.resolved_config_file)
 
     @cached_property
     def runbook_index(self) -> VectorIndex:

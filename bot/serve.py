@@ -39,16 +39,16 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     from retrieval.answer import load_prompts
     from retrieval.errors import RetrievalError
 
-    from bot.config import ConfigError, load_config
+    from bot.config import ConfigError
     from bot.scheduler import build_scheduler
 
     _configure_logging()
+    services = build_services(settings)  # lazy: nothing is opened yet
     try:
         load_prompts()  # a broken prompt file stops the start, not the first question
-        file_config = load_config(settings.resolved_config_file)  # a bad config file too
+        file_config = services.config  # a bad config file too
     except (RetrievalError, ConfigError) as exc:
         raise ServeError(str(exc)) from exc
-    services = build_services(settings)
     # The embedded Qdrant opens in one process only, so there the workers, Slack and runbook
     # search share this process. With a Qdrant server the workers run in a child process, where
     # deciding signals never competes with acknowledgements for the GIL.

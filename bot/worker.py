@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Connection
 
 from bot import escalation_store, inbox
-from bot.config import load_config
 from bot.inbox import Claimed
 from bot.incidents import utcnow
 from bot.metrics import BatchReport
@@ -75,7 +74,7 @@ class WorkerPool:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # Escalation policies: a new incident's timer is stored with its decision.
-        self.config = load_config(services.settings.resolved_config_file)
+        self.config = services.config
 
     # -- lifecycle -----------------------------------------------------------------------------
 

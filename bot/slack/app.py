@@ -70,7 +70,7 @@ class SlackDeps:
 def slack_deps(services: Services, config: BallastConfig | None = None, client: WebClient | None = None) -> SlackDeps:
     """Deps for work outside a listener (the outbox and escalation jobs): a poster on its own client."""
     return SlackDeps(services, Poster(services.engine, client or web_client(services.settings)),
-                     SlackConfig.from_settings(services.settings, config))
+                     SlackConfig.from_settings(services.settings, config if config is not None else services.config))
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -106,7 +106,8 @@ def build_slack_app(services: Services, *, client: WebClient | None = None, toke
         or ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings, config))
+    file = config if config is not None else services.config
+    deps = SlackDeps(services, Poster(services.engine, client), SlackConfig.from_settings(settings, file))
     commands.register(app, deps)
     actions.register(app, deps)
     messages.register(app, deps)
