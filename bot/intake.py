@@ -115,7 +115,6 @@ class Intake:
     def __init__(self, engine: Engine, index: VectorIndex, embedder: Embedder, policy: DedupPolicy,
                  runbooks: RunbookMatcher | None = None, embed_ahead: bool = False) -> None:
         self.engine = engine
-        self.embed_ahead = embed_ahead
         self.index = index
         self.embedder = embedder
         self.policy = policy
@@ -125,7 +124,8 @@ class Intake:
         self._folded = FoldedKeys()
         self._flushed = 0.0
         self._unflushed = 0
-        self._recent = RecentKeys()
+        # Keys an open incident held lately: only the read-ahead uses them (to skip their texts).
+        self._recent = RecentKeys() if embed_ahead else None
         self._ahead: dict[int, Prepared] = {}
 
     def prefetch(self, items: Sequence[Signal]) -> None:
@@ -139,8 +139,8 @@ class Intake:
         self._embed_ahead(prepared)
 
     def _embed_ahead(self, prepared: Sequence[Prepared]) -> None:
-        ahead = getattr(self.embedder, "prefetch", None) if self.embed_ahead else None
-        if ahead is not None:
+        ahead = getattr(self.embedder, "prefetch", None)
+        if ahead is not None and self._recent is not None:
             texts = [p.masked for p in prepared if (p.signal.tenant, p.fingerprint) not in self._recent]
             if texts:
                 ahead(texts)
@@ -180,7 +180,8 @@ class Intake:
             prepared = stream_kinds(session, prepared)
             stored = self._already_stored(session, prepared, idem)
             known = known_keys(session, ((p.signal.tenant, p.fingerprint) for p in prepared), self._folded)
-            self._recent.update(known)
+            if self._recent is not None:
+                self._recent.update(known)
             # The slow steps (model, runbook search) run before the batch's first write: on SQLite
             # that write takes the database's one write lock, which webhook acks wait for.
             vectors = self._vectors(prepared, known)
@@ -228,7 +229,8 @@ class Intake:
                 del known[other]
         if incident.status not in OPEN_STATUSES or incident.id is None:
             return
-        self._recent.update((key,))
+        if self._recent is not None:
+            self._recent.update((key,))
         similarity = 1.0 if result.similarity is None else float(result.similarity)
         if result.decision == "duplicate":
             known[key] = KnownKey(incident.id, incident.runbook, similarity)
