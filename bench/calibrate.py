@@ -127,8 +127,9 @@ def _f1(stream: Stream, machine: Thresholds, human: Thresholds) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="../shared/eval/dev", help="the eval data directory")
+    parser.add_argument("--backend", default="auto", help="BALLAST_EMBEDDER (default: auto)")
     args = parser.parse_args(argv)
-    streams = _load(Path(args.data), CachedEmbedder("onnx"))
+    streams = _load(Path(args.data), CachedEmbedder(args.backend))
     machine_streams = [s for s in streams if s.name != "ChatReports"]
     default_human = Thresholds(0.25, 0.15)
     print("machine duplicate threshold (Drain similarity for logs) -> pairwise F1")

@@ -1,6 +1,7 @@
-"""The two embedder backends side by side: int8 ONNX on onnxruntime vs sentence-transformers (PyTorch).
+"""The embedder backends side by side: PyTorch float32 (the reference), PyTorch bf16, int8 ONNX.
 
-What it measures, for each backend of retrieval/embedder.py (`onnx`, `sentence-transformers`):
+What it measures, for each backend of retrieval/embedder.py (`sentence-transformers`,
+`sentence-transformers-bf16`, `onnx`):
 
   spawn to ready    a fresh process from spawn until the model is loaded (interpreter, imports such as
                     torch, SHA-256 check of the weights, model load): what a CLI command pays
@@ -8,14 +9,14 @@ What it measures, for each backend of retrieval/embedder.py (`onnx`, `sentence-t
   load in-process   the `load_embedder()` call alone, inside that process.
   one at a time     texts/s embedding one text per call (the webhook path), on the first 250.
   batch 64          texts/s embedding 64 texts per call (the bulk ingest path), on all of them.
-and between the two: the cosine between each text's two vectors (min / mean), the overlap of each
-text's 5 nearest neighbours among the others (mean share, and share of texts whose top-5 set is
-identical), and how often the two agree on whether a pair of texts passes the machine dedup
-threshold (0.90 by default).
+and between each backend and the float32 reference: the cosine between each text's two vectors
+(min / mean), the overlap of each text's 5 nearest neighbours among the others (mean share, and
+share of texts whose top-5 set is identical), and how often the two agree on whether a pair of
+texts passes the dedup threshold.
 
 How: 1,000 distinct alert and log lines from bench/ingest.py's generator, masked exactly as intake
 masks them before embedding (that is the text Ballast embeds). Each backend runs in its own
-subprocess (neither inherits the other's imports or threads); both stay loaded and take turns on
+subprocess (none inherits another's imports or threads); all stay loaded and take turns on
 the same quarter of the texts, four rounds, so the rate ratios compare runs seconds apart on this
 shared, noisy machine. Rates are totals over the rounds; ratios are the median of the per-round
 ratios.
@@ -39,7 +40,8 @@ import numpy as np
 
 from ingest import ROOT, SignalGenerator, describe  # noqa: E402  (bench/ingest.py: the shared generator)
 
-BACKENDS = ("onnx", "sentence-transformers")
+REFERENCE = "sentence-transformers"  # float32 PyTorch: what the others are compared with
+BACKENDS = (REFERENCE, "sentence-transformers-bf16", "onnx")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
@@ -83,7 +85,7 @@ def worker(backend: str, texts_path: Path) -> None:
 
 
 class Worker:
-    """One backend in its own process, driven line by line so the two backends can take turns."""
+    """One backend in its own process, driven line by line so the backends can take turns."""
 
     def __init__(self, backend: str, texts_path: Path) -> None:
         t0 = time.perf_counter()
@@ -155,14 +157,14 @@ def main() -> None:
              "one": [(n_one * k // rounds, n_one * (k + 1) // rounds) for k in range(rounds)]}
     vectors: dict[str, np.ndarray] = {}
     totals = {(b, m): [0.0, 0] for b in BACKENDS for m in ("one", "batch")}
-    ratios: dict[str, list[float]] = {"one": [], "batch": []}
+    ratios: dict[tuple[str, str], list[float]] = {(b, m): [] for b in BACKENDS for m in ("one", "batch")}
     with tempfile.TemporaryDirectory(prefix="ballast-embedder-") as tmp:
         texts_path = Path(tmp) / "texts.json"
         texts_path.write_text(json.dumps(texts))
         workers = {backend: Worker(backend, texts_path) for backend in BACKENDS}  # loaded one after the other
         try:
-            for k in range(rounds):  # the backends take turns on the same texts, alternating who goes first
-                order = BACKENDS if k % 2 == 0 else BACKENDS[::-1]
+            for k in range(rounds):  # the backends take turns on the same texts, rotating who goes first
+                order = BACKENDS[k % len(BACKENDS):] + BACKENDS[:k % len(BACKENDS)]
                 for mode in ("one", "batch"):
                     lo, hi = spans[mode][k]
                     rate = {}
@@ -171,7 +173,8 @@ def main() -> None:
                         totals[(backend, mode)][0] += r["seconds"]
                         totals[(backend, mode)][1] += int(r["texts"])
                         rate[backend] = r["texts"] / r["seconds"]
-                    ratios[mode].append(rate["onnx"] / rate["sentence-transformers"])
+                    for backend in BACKENDS:
+                        ratios[(backend, mode)].append(rate[backend] / rate[REFERENCE])
             for backend in BACKENDS:
                 out = Path(tmp) / f"{backend}.npy"
                 workers[backend].ask(f"save {out}")
@@ -184,27 +187,31 @@ def main() -> None:
         seconds, count = totals[(backend, mode)]
         return count / seconds
 
-    print(f"{'backend':<24}{'spawn->ready s':>15}{'load s':>8}{'one/s':>8}{'batch64/s':>10}")
+    ref = workers[REFERENCE]
+    print(f"{'backend':<28}{'spawn->ready s':>15}{'load s':>8}{'one/s':>8}{'batch64/s':>10}"
+          f"{'one x ref':>11}{'batch x ref':>12}")
     for backend in BACKENDS:
         w = workers[backend]
-        print(f"{backend:<24}{w.spawn_ready:>15.2f}{w.load_s:>8.2f}{rate(backend, 'one'):>8.0f}"
-              f"{rate(backend, 'batch'):>10.0f}")
-    a, b = workers["onnx"], workers["sentence-transformers"]
-    print(f"{'ratio onnx / s-t':<24}{a.spawn_ready / b.spawn_ready:>15.2f}{a.load_s / b.load_s:>8.2f}"
-          f"{np.median(ratios['one']):>8.2f}{np.median(ratios['batch']):>10.2f}   "
-          f"(rate ratios: median over {rounds} alternating rounds)")
-    print(f"# one at a time on the first {n_one} texts, batch 64 on all {n}")
+        print(f"{backend:<28}{w.spawn_ready:>15.2f}{w.load_s:>8.2f}{rate(backend, 'one'):>8.0f}"
+              f"{rate(backend, 'batch'):>10.0f}{np.median(ratios[(backend, 'one')]):>11.2f}"
+              f"{np.median(ratios[(backend, 'batch')]):>12.2f}")
+    print(f"# one at a time on the first {n_one} texts, batch 64 on all {n}; 'x ref' = rate / {REFERENCE}'s, "
+          f"median over {rounds} rotating rounds; reference spawn->ready {ref.spawn_ready:.2f} s")
 
-    va, vb = vectors["onnx"], vectors["sentence-transformers"]
-    cos = np.sum(va * vb, axis=1) / (np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1))
-    na, nb = neighbours(va), neighbours(vb)
-    overlap = np.array([len(set(x) & set(y)) / 5 for x, y in zip(na, nb, strict=True)])
+    vr = vectors[REFERENCE]
     iu = np.triu_indices(len(texts), 1)
-    pa, pb = (va @ va.T)[iu] >= args.threshold, (vb @ vb.T)[iu] >= args.threshold
-    print(f"agreement: cosine onnx vs reference min {cos.min():.4f} mean {cos.mean():.4f}; "
-          f"top-5 neighbours overlap mean {overlap.mean():.1%}, identical sets {np.mean(overlap == 1):.1%}; "
-          f"pairs >= {args.threshold:.2f}: {int(pa.sum())} vs {int(pb.sum())}, same side {np.mean(pa == pb):.4%}")
-
+    pr = (vr @ vr.T)[iu] >= args.threshold
+    nr = neighbours(vr)
+    for backend in BACKENDS:
+        if backend == REFERENCE:
+            continue
+        vb = vectors[backend]
+        cos = np.sum(vb * vr, axis=1) / (np.linalg.norm(vb, axis=1) * np.linalg.norm(vr, axis=1))
+        overlap = np.array([len(set(x) & set(y)) / 5 for x, y in zip(neighbours(vb), nr, strict=True)])
+        pb = (vb @ vb.T)[iu] >= args.threshold
+        print(f"agreement {backend} vs {REFERENCE}: cosine min {cos.min():.5f} mean {cos.mean():.5f}; "
+              f"top-5 neighbours overlap mean {overlap.mean():.1%}, identical sets {np.mean(overlap == 1):.1%}; "
+              f"pairs >= {args.threshold:.2f}: {int(pb.sum())} vs {int(pr.sum())}, same side {np.mean(pb == pr):.4%}")
 
 if __name__ == "__main__":
     main()

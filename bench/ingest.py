@@ -7,7 +7,7 @@ What it measures (signals per second, model already loaded unless stated):
               in batches of `BALLAST_INGEST_BATCH` (256) exactly as `ballast ingest` does.
               Target: >= 1,000 signals/s on 2 cores.
   all-novel   every signal is a text not seen before, so every one is embedded and searched.
-              Printed next to the embedder's raw rate (`OnnxMiniLM.embed`, batch 64, no cache) on
+              Printed next to the embedder's raw rate (the backend's `embed`, batch 64, no cache) on
               the same masked texts, measured in the same run: the ratio is what intake costs on
               top of the model.
   columns     "embedded" texts the model saw and its seconds ("model s"); "other ms/sig" is
@@ -21,7 +21,8 @@ How: signals come from ~50 alert and log templates (Alertmanager-style alerts wi
 application, Kubernetes, database and proxy log lines) filled with random numbers, hosts, IPs,
 UUIDs, hex ids and generated pod names. A "new" signal also draws the template's words (service,
 table, endpoint, queue...), so its masked text is unique; a repeat keeps those words and redraws
-only the volatile parts. Everything runs on the real stack: the int8 ONNX MiniLM embedder, Qdrant
+only the volatile parts. Everything runs on the real stack: the MiniLM embedder (`--backend`, by
+default what `BALLAST_EMBEDDER=auto` picks, with the int8 ONNX backend as a same-run baseline), Qdrant
 Edge and SQLite, all in a temporary data dir. The machine is shared, so the ratios to the raw
 embedder rate measured in the same run matter more than the absolute numbers.
 
@@ -279,11 +280,12 @@ class SignalGenerator:
 # --------------------------------------------------------------------------------------------
 
 
-def _services(home: Path, embedder: Any = None, embed_ahead: bool = False) -> Any:
+def _services(home: Path, embedder: Any = None, embed_ahead: bool = False, backend: str = "auto") -> Any:
     from bot.app import build_services
     from bot.settings import Settings
 
-    return build_services(Settings(BALLAST_HOME=home, BALLAST_EMBED_AHEAD=embed_ahead), embedder)
+    return build_services(Settings(BALLAST_HOME=home, BALLAST_EMBED_AHEAD=embed_ahead, BALLAST_EMBEDDER=backend),
+                          embedder)
 
 
 class _Clock:
@@ -305,7 +307,8 @@ class _Clock:
         return out
 
 
-def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool = True) -> dict[str, Any]:
+def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool = True,
+               backend: str = "auto") -> dict[str, Any]:
     """Feed `lines` to a fresh data dir's Intake in batches; model loaded and warmed first.
 
     `ahead`: BALLAST_EMBED_AHEAD on, and as `ballast ingest` does, the next batch is handed to
@@ -314,7 +317,7 @@ def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool 
     """
     from retrieval.signal import signal_from_mapping
 
-    svc = _services(home, embed_ahead=ahead)
+    svc = _services(home, embed_ahead=ahead, backend=backend)
     intake = svc.intake
     t0 = time.perf_counter()
     intake.embedder.embed(["warm-up text for the embedder"])  # loads the model (not timed below)
@@ -344,11 +347,11 @@ def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool 
             "searches": searches.calls, "search_s": searches.seconds}
 
 
-def raw_embedder_rate(texts: list[str]) -> float:
-    """texts/s of the bare ONNX model (no cache), batch 64, after one warm-up call."""
-    from retrieval.embedder import OnnxMiniLM
+def raw_embedder_rate(texts: list[str], backend: str) -> float:
+    """texts/s of the bare model (no cache), batch 64, after one warm-up call."""
+    from retrieval.embedder import load_embedder
 
-    model = OnnxMiniLM()
+    model = load_embedder(backend)
     model.embed(texts[:64])
     t0 = time.perf_counter()
     for start in range(0, len(texts), 64):
@@ -356,14 +359,14 @@ def raw_embedder_rate(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def run_cli(lines: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+def run_cli(lines: list[dict[str, Any]], workdir: Path, backend: str) -> dict[str, Any]:
     path = workdir / "stream.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     exe = ROOT / ".venv" / "bin" / "ballast"
     if not exe.exists():  # a checkout run with another environment's interpreter
         exe = Path(sys.executable).parent / "ballast"
     cmd = [str(exe), "--data-dir", str(workdir / "cli-home"), "ingest", str(path), "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's code, also over an editable install
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BALLAST_EMBEDDER": backend}  # this checkout's code
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False, env=env)
     wall = time.perf_counter() - t0
@@ -385,11 +388,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller streams (about a minute)")
     parser.add_argument("--no-cli", action="store_true", help="skip the subprocess CLI measurement")
+    parser.add_argument("--backend", default="auto", help="BALLAST_EMBEDDER for the measured runs (default: auto)")
     args = parser.parse_args()
     n_repeat, n_novel, n_cli = (3000, 512, 2000) if args.quick else (10_000, 1024, 5000)
     batch = 256
 
     from bot.intake import prepare
+    from retrieval.embedder import resolve_backend
     from retrieval.signal import signal_from_mapping
 
     gen = SignalGenerator(seed=11)
@@ -399,31 +404,45 @@ def main() -> None:
     print(f"# ballast bench/ingest.py  {describe()}  batch={batch}")
     print(f"# novel masked texts unique: {len(set(novel_masked))}/{len(novel_masked)}")
 
+    backend = resolve_backend(args.backend)
+    baseline = "onnx" if backend != "onnx" else None
+    print(f"# embedder: {backend}" + (f" (baseline in the same run: {baseline})" if baseline else ""))
     with tempfile.TemporaryDirectory(prefix="ballast-bench-") as tmp:
         tmpdir = Path(tmp)
-        raw = raw_embedder_rate(novel_masked)
-        rep = run_intake(repeat_stream, batch, tmpdir / "repeat")
-        rep_serial = run_intake(repeat_stream, batch, tmpdir / "repeat-serial", ahead=False)
-        nov = run_intake(novel_stream, batch, tmpdir / "novel")
-        nov_serial = run_intake(novel_stream, batch, tmpdir / "novel-serial", ahead=False)
-        raw_after = raw_embedder_rate(novel_masked)
-        cli = None if args.no_cli else run_cli(SignalGenerator(seed=31).stream(n_cli, 0.9), tmpdir)
+        raw = raw_embedder_rate(novel_masked, backend)
+        rep = run_intake(repeat_stream, batch, tmpdir / "repeat", backend=backend)
+        rep_serial = run_intake(repeat_stream, batch, tmpdir / "repeat-serial", ahead=False, backend=backend)
+        nov = run_intake(novel_stream, batch, tmpdir / "novel", backend=backend)
+        nov_serial = run_intake(novel_stream, batch, tmpdir / "novel-serial", ahead=False, backend=backend)
+        raw_after = raw_embedder_rate(novel_masked, backend)
+        base = None
+        if baseline:
+            base = (run_intake(repeat_stream, batch, tmpdir / "repeat-base", ahead=False, backend=baseline),
+                    run_intake(novel_stream, batch, tmpdir / "novel-base", ahead=False, backend=baseline),
+                    raw_embedder_rate(novel_masked, baseline))
+        cli = None if args.no_cli else run_cli(SignalGenerator(seed=31).stream(n_cli, 0.9), tmpdir, backend)
 
     raw_mean = (raw + raw_after) / 2
     print(f"{'measurement':<26} {'signals':>7} {'seconds':>7} {'per s':>6}  {'embedded':>8} {'model s':>7} "
           f"{'other ms/sig':>12} {'searches':>8}  notes")
-    for name, r, note in (("intake repeat-90", rep_serial, "target >= 1000/s (default: model in line)"),
-                          ("  BALLAST_EMBED_AHEAD=1", rep, f"{rep['rate'] / rep_serial['rate']:.2f}x the default"),
-                          ("intake all-novel", nov_serial, f"{nov_serial['rate'] / raw_mean:.2f}x the raw model rate"),
-                          ("  BALLAST_EMBED_AHEAD=1", nov, f"{nov['rate'] / raw_mean:.2f}x the raw model rate")):
+    rows = [("intake repeat-90", rep_serial, "target >= 1000/s (default: model in line)"),
+            ("  BALLAST_EMBED_AHEAD=1", rep, f"{rep['rate'] / rep_serial['rate']:.2f}x the default"),
+            ("intake all-novel", nov_serial, f"{nov_serial['rate'] / raw_mean:.2f}x the raw model rate"),
+            ("  BALLAST_EMBED_AHEAD=1", nov, f"{nov['rate'] / raw_mean:.2f}x the raw model rate")]
+    if base is not None:
+        rows += [(f"  repeat-90, {baseline}", base[0], f"{rep_serial['rate'] / base[0]['rate']:.2f}x: {backend} vs {baseline}"),
+                 (f"  all-novel, {baseline}", base[1], f"{nov_serial['rate'] / base[1]['rate']:.2f}x: {backend} vs {baseline}; "
+                                                     f"{base[1]['rate'] / base[2]:.2f}x {baseline}'s raw rate")]
+    for name, r, note in rows:
         # Embedding ahead, model time runs on another thread alongside the rest: no "other" share.
         other = f"{r['rest_ms']:>12.2f}" if not r["ahead"] else f"{'(overlaps)':>12}"
         print(f"{name:<26} {r['n']:>7} {r['seconds']:>7.2f} {r['rate']:>6.0f}  {r['embedded']:>8} "
               f"{r['model_s']:>7.2f} {other} {r['searches']:>8}  {note}; "
               f"{_fmt_decisions(r['decisions'])}")
-    print(f"{'raw ONNX embed, batch 64':<26} {len(novel_masked):>7} {len(novel_masked) / raw_mean:>7.2f} "
+    print(f"{'raw embed, batch 64':<26} {len(novel_masked):>7} {len(novel_masked) / raw_mean:>7.2f} "
           f"{raw_mean:>6.0f}  {len(novel_masked):>8} {len(novel_masked) / raw_mean:>7.2f} {0:>12.2f} {0:>8}  "
-          f"no cache; runs before/after the intake runs: {raw:.0f} / {raw_after:.0f} texts/s")
+          f"{backend}, no cache; runs before/after the intake runs: {raw:.0f} / {raw_after:.0f} texts/s"
+          + (f"; {baseline}: {base[2]:.0f} texts/s" if base is not None else ""))
     if cli is not None:
         print(f"{'CLI ingest --json, wall':<26} {cli['n']:>7} {cli['wall']:>7.2f} {cli['rate']:>6.0f}  "
               f"{'':>8} {'':>7} {'':>12} {'':>8}  spawn to exit; the command's own count: {cli['inner_rate']:.0f}/s; "
@@ -438,7 +457,7 @@ def main() -> None:
           f"{1000 / rep_serial['rest_ms']:.0f} signals/s")
     print(f"# repeat-90 in line: {rep_serial['model_s']:.2f}s model + {rep_serial['seconds'] - rep_serial['model_s']:.2f}s rest; "
           f"embedding ahead: {rep['model_s']:.2f}s in the model (background thread) within {rep['seconds']:.2f}s wall")
-    print(f"# model load in-process (ONNX, first embed): {rep['load_s']:.2f}s, excluded from the intake rates")
+    print(f"# model load in-process ({backend}, first embed): {rep['load_s']:.2f}s, excluded from the intake rates")
 
 
 if __name__ == "__main__":

@@ -136,9 +136,11 @@ def main() -> None:
     parser.add_argument("--runbooks", type=int, default=1000)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--home", help="keep the indexes here (a rerun then reindexes incrementally)")
+    parser.add_argument("--backend", default="auto", help="BALLAST_EMBEDDER (default: auto)")
     args = parser.parse_args()
-    embedder = CachedEmbedder("onnx")
+    embedder = CachedEmbedder(args.backend)
     embedder.embed(["warm up"])
+    print(f"# embedder: {embedder.name}")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(args.home or tmp)
         quality(Path(args.data), home, embedder)

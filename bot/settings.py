@@ -42,9 +42,11 @@ class Settings(BaseSettings):
     # Seconds repeats of one incident are gathered before they are posted as one thread reply.
     slack_thread_window: float = Field(default=10.0, ge=0, le=3600, alias="BALLAST_SLACK_THREAD_WINDOW")
 
-    # Embedding backend: "onnx" (int8 export of all-MiniLM-L6-v2 on onnxruntime, the default)
-    # or "sentence-transformers" (the PyTorch model). bench/embedder.py measures both.
-    embedder: str = Field(default="onnx", alias="BALLAST_EMBEDDER")
+    # Embedding backend (retrieval/embedder.py): "auto" (bf16 PyTorch on CPUs with AMX-BF16, else
+    # ONNX), "onnx" (int8 export on onnxruntime: fastest start), "sentence-transformers" (float32
+    # PyTorch, the reference) or "sentence-transformers-bf16". bench/embedder.py measures them.
+    embedder: Literal["auto", "onnx", "sentence-transformers", "sentence-transformers-bf16"] = Field(
+        default="auto", alias="BALLAST_EMBEDDER")
     # Dedup thresholds per kind of source, on the pair score of retrieval/dedup.py. Machine: the
     # share of equal template positions (Drain's similarity; alerts score 0 or 1), flat from 0.5
     # to 0.75 on the dev logs, so 0.70. Human: 0.5 cosine + 0.5 IDF term overlap + cues -

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from retrieval.embedder import BATCH_CHARS, BATCH_TEXTS, MAX_TOKENS, CachedEmbedder, OnnxMiniLM, _batches
+from retrieval.embedder import (
+    BATCH_CHARS,
+    BATCH_TEXTS,
+    MAX_TOKENS,
+    CachedEmbedder,
+    OnnxMiniLM,
+    SentenceTransformerMiniLM,
+    _batches,
+    has_native_bf16,
+    resolve_backend,
+)
 from retrieval.errors import ModelUnavailable
 
 
@@ -122,8 +132,26 @@ def test_a_failed_prefetch_is_not_kept_and_the_next_embed_computes_the_text_agai
 
 
 def test_unknown_backend_is_a_clear_error() -> None:
-    with pytest.raises(ModelUnavailable, match="BALLAST_EMBEDDER"):
+    with pytest.raises(ModelUnavailable, match="BALLAST_EMBEDDER='word2vec' is unknown: use one of auto, onnx"):
         CachedEmbedder("word2vec").embed(["x"])
+
+
+CPUINFO = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)\nflags\t\t: fpu sse2 avx512f avx512_vnni {extra}\n"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    assert has_native_bf16(CPUINFO.format(extra="amx_tile amx_bf16 amx_int8"))
+    assert not has_native_bf16(CPUINFO.format(extra="avx512_bf16"))  # bf16 dot products, no AMX tiles
+    assert not has_native_bf16(CPUINFO.format(extra="amx_bf16x"))  # whole flags only
+    assert not has_native_bf16("no flags line at all")
+
+
+def test_auto_picks_bf16_pytorch_only_where_the_cpu_runs_bf16_natively() -> None:
+    assert resolve_backend("auto", native_bf16=True) == "sentence-transformers-bf16"
+    assert resolve_backend("auto", native_bf16=False) == "onnx"
+    for named in ("onnx", "sentence-transformers", "sentence-transformers-bf16"):
+        assert resolve_backend(named, native_bf16=True) == named
+        assert resolve_backend(named, native_bf16=False) == named
 
 
 @pytest.mark.model
@@ -133,3 +161,18 @@ def test_onnx_backend_gives_unit_vectors_that_rank_paraphrases_first() -> None:
                         "certificate expired for api.example.com"])
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     assert rows[0] @ rows[1] > rows[0] @ rows[2] + 0.2
+
+
+@pytest.mark.model
+def test_bf16_autocast_stays_within_cosine_0_9999_of_the_float32_reference() -> None:
+    texts = ["disk almost full on node-3", "node-3 is running out of disk space",
+             "certificate expired for api.example.com",
+             "Connection refused to postgres primary db-<num> port <num> after <num> retries"] * 20
+    reference = SentenceTransformerMiniLM().embed(texts)
+    bf16 = SentenceTransformerMiniLM(bf16=True)
+    rows = bf16.embed(texts)
+    assert bf16.name.endswith("sentence-transformers-bf16")
+    assert rows.dtype == np.float32 and rows.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(rows * reference, axis=1))) > 0.9999
+    assert float(np.max(np.abs(rows - reference))) > 1e-5  # autocast did run in bf16
