@@ -32,6 +32,8 @@ REPORT_SEARCH_LIMIT = 64
 RECENT_REPORTS = 200
 # Masked text kept with each vector for template comparison; longer lines keep their head.
 MASKED_CHARS = 4000
+# A source is judged a log stream on its most recent signals only (see stream_kinds).
+STREAM_WINDOW = 500
 
 
 class TenantThresholdSource(Protocol):
@@ -90,17 +92,19 @@ def prepare(signal: Signal, kind: Kind | None = None) -> Prepared:
 def stream_kinds(session: Session, prepared: list[Prepared]) -> list[Prepared]:
     """Prose from a log stream is still a log event ("The service entered the running state").
 
-    A named source whose signals so far, this batch included, are mostly log lines is a log
-    stream: its prose-looking lines are compared as log templates, never on meaning.
+    A named source whose recent signals (its last STREAM_WINDOW stored ones and this batch) are
+    mostly log lines is a log stream: its prose-looking lines are compared as log templates, never
+    on meaning. The window keeps the look constant-time however long the source has been sending.
     """
     streams = {(p.signal.tenant, p.signal.source) for p in prepared if p.kind == "report" and p.signal.source
                and p.signal.source.lower() not in CHAT_SOURCES}
     log_streams: set[tuple[str, str | None]] = set()
     for tenant, source in streams:
         kinds = Counter(p.kind for p in prepared if (p.signal.tenant, p.signal.source) == (tenant, source))
-        rows = session.exec(select(SignalRecord.kind, func.count()).where(
-            SignalRecord.tenant == tenant, SignalRecord.source == source).group_by(SignalRecord.kind)).all()
-        kinds.update({str(kind): int(n) for kind, n in rows})
+        recent = session.exec(select(SignalRecord.kind).where(
+            SignalRecord.tenant == tenant, SignalRecord.source == source)
+            .order_by(col(SignalRecord.id).desc()).limit(STREAM_WINDOW)).all()
+        kinds.update(str(kind) for kind in recent)
         if kinds["log"] > kinds["report"]:
             log_streams.add((tenant, source))
     return [prepare(p.signal, "log") if p.kind == "report" and (p.signal.tenant, p.signal.source) in log_streams

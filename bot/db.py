@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; tests/bot/test_migrations.py checks it against the migrations folder.
-SCHEMA_HEAD = "0007_ingestperf"
+SCHEMA_HEAD = "0008_sweep_indexes"
 MIGRATION_LOCK = 0x62616C6C617374  # "ballast": the advisory lock id taken while migrating PostgreSQL
 
 

@@ -26,6 +26,7 @@ class Incident(SQLModel, table=True):
         UniqueConstraint("tenant", "open_key", name="uq_incidents_open_key"),
         Index("ix_incidents_tenant_status", "tenant", "status"),
         Index("ix_incidents_tenant_fingerprint_status", "tenant", "fingerprint", "status"),
+        Index("ix_incidents_status_severity_first_seen", "status", "severity", "first_seen"),  # escalation sweep
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,6 +56,7 @@ class SignalRecord(SQLModel, table=True):
         # A retried delivery of the same signal (same source, id and text) is stored once.
         UniqueConstraint("tenant", "idempotency_key", name="uq_signals_idempotency"),
         Index("ix_signals_incident", "incident_id"),
+        Index("ix_signals_tenant_source", "tenant", "source", "id"),  # a source's recent signals
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -518,3 +518,37 @@ def test_model_and_runbook_search_never_run_under_the_write_lock(tmp_path: Path)
     assert {kind for kind, _ in probes} == {"embed", "runbook"}
     assert all(free for _, free in probes), probes
     services.close()
+
+
+# -- log streams ---------------------------------------------------------------------------------
+
+PROSE = ["The checkout service stopped answering for everyone in the EU region this morning",
+         "Customers say the payment page keeps spinning and never finishes the order",
+         "Our nightly export job did not write its report to the shared bucket again"]
+LOGS = ["2026-11-28 01:02:03 ERROR [worker-3] connection reset by peer 10.0.0.7:5432",
+        "2026-11-28 01:02:04 WARN [pool-1] slow query 1833ms table=orders id=0x7f3a"]
+
+
+def stored_kind(svc: Services, results: list[IngestResult]) -> list[str]:
+    with Session(svc.engine) as s:
+        return [s.execute(select(SignalRecord.kind).where(SignalRecord.incident_id == r.incident_id)
+                          .order_by(SignalRecord.id.desc()).limit(1)).scalar_one() for r in results]
+
+
+@pytest.mark.parametrize(("window", "kind"), [(500, "report"), (2, "log")])
+def test_a_source_is_judged_a_log_stream_on_its_most_recent_signals(
+        services: Services, monkeypatch: pytest.MonkeyPatch, window: int, kind: str) -> None:
+    import bot.candidates
+
+    monkeypatch.setattr(bot.candidates, "STREAM_WINDOW", window)
+    assert stored_kind(services, run(services, *PROSE)) == ["report"] * 3  # prose from a new source
+    assert stored_kind(services, run(services, *LOGS)) == ["log"] * 2
+    # Counted over all 5 stored signals the source is mostly prose; over its last 2, a log stream.
+    prose = "The service entered the running state after the operator restarted it"
+    assert stored_kind(services, run(services, prose)) == [kind]
+
+
+def test_prose_from_a_chat_source_stays_a_report_whatever_the_source_sent(services: Services) -> None:
+    run(services, *({"text": line, "source": "slack"} for line in LOGS * 3))
+    [result] = run(services, {"text": PROSE[0], "source": "slack"})
+    assert stored_kind(services, [result]) == ["report"]
