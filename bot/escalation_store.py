@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -80,6 +80,16 @@ def arm_in(conn: Connection, config: BallastConfig, now: datetime, incident_ids:
         conn.execute(insert(_T).on_conflict_do_nothing(index_elements=["incident_id"]), rows)
         armed += len(rows)
     return armed
+
+
+def finished_before(before: datetime) -> tuple[Table, ColumnElement[bool]]:
+    """The timers `bot/retention.py` may delete: done or stopped, last changed before `before`.
+
+    A deleted timer is not armed again: the sweep arms only incidents first seen within their
+    escalation span plus ARM_GRACE, and a timer that finished before `before` (at least a day ago:
+    retention is at least a day) belongs to an incident whose span ended before that.
+    """
+    return _T, and_(_T.c.state.in_((DONE, STOPPED)), _T.c.updated_at < before)
 
 
 def _claimable(now: datetime) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, bindparam, func, insert, or_, select, update
 
 from bot.incidents import as_utc, utcnow
 from bot.models import InboxEntry
@@ -110,7 +110,8 @@ def finish(engine: Engine, worker: str, results: dict[int, dict[str, Any]],
     stmt = (
         update(_TABLE)
         .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.claimed_by == worker, _TABLE.c.status == PROCESSING)
-        .values(status=DONE, finished_at=bindparam("now"), lease_until=None, result=bindparam("res"))
+        # `reply` went to the outbox with the notice; the Slack response_url in it is not kept here.
+        .values(status=DONE, finished_at=bindparam("now"), lease_until=None, result=bindparam("res"), reply=None)
     )
     now = utcnow()
     params = [{"row_id": k, "now": now, "res": json.dumps(v, default=str)} for k, v in results.items()]
@@ -134,6 +135,11 @@ def release(engine: Engine, worker: str, failed: Sequence[Claimed], error: str) 
             else:
                 values.update(lease_until=now + timedelta(seconds=min(60, 2**item.attempts)))
             conn.execute(update(_TABLE).where(_TABLE.c.id == item.id, _TABLE.c.claimed_by == worker).values(**values))
+
+
+def finished_before(before: datetime) -> tuple[Table, ColumnElement[bool]]:
+    """The rows `bot/retention.py` may delete: done or failed before `before` (pending work never)."""
+    return _TABLE, and_(_TABLE.c.status.in_((DONE, FAILED)), _TABLE.c.finished_at < before)
 
 
 def backlog(engine: Engine) -> int:

@@ -21,6 +21,7 @@ from bot.config import BallastConfig
 log = logging.getLogger("ballast.scheduler")
 OUTBOX_SECONDS = 0.5
 ESCALATION_SECONDS = 5.0
+RETENTION_SECONDS = 3600.0
 
 
 class _QuietOverlap(logging.Filter):
@@ -58,9 +59,15 @@ def add_interval_job(scheduler: BackgroundScheduler, name: str, job: Callable[[]
 
 def build_scheduler(services: Services, config: BallastConfig, *, slack_client: object | None = None,
                     owner: str | None = None) -> BackgroundScheduler:
-    """A scheduler (not started) with the jobs `services`' settings call for: with Slack configured, the
-    outbox job (cards and thread replies for alerts) and, when `config` has escalation policies, escalations."""
+    """A scheduler (not started) with the jobs `services`' settings call for: retention (hourly, unless
+    BALLAST_RETENTION_DAYS is 0); with Slack configured, the outbox job (cards and thread replies for
+    alerts) and, when `config` has escalation policies, escalations."""
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True})
+    if services.settings.retention_days > 0:
+        from bot.retention import prune
+
+        add_interval_job(scheduler, "retention", lambda: prune(services.engine, services.settings.retention_days),
+                         RETENTION_SECONDS)
     if not services.settings.slack_enabled:
         if config.escalation:
             log.warning("escalation policies are configured but Slack is not (SLACK_BOT_TOKEN, "

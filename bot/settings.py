@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     slack_workers: int = Field(default=64, ge=4, le=512, alias="BALLAST_SLACK_WORKERS")
     # Seconds repeats of one incident are gathered before they are posted as one thread reply.
     slack_thread_window: float = Field(default=10.0, ge=0, le=3600, alias="BALLAST_SLACK_THREAD_WINDOW")
+    # Days finished work rows (processed inbox entries, shown Slack notices, ended escalation
+    # timers) are kept before `ballast serve` deletes them; 0 keeps them forever. Incidents and
+    # signals are never deleted. At least 1: a deleted timer must not be armed again.
+    retention_days: int = Field(default=14, ge=0, alias="BALLAST_RETENTION_DAYS")
 
     # Embedding backend (retrieval/embedder.py): "auto" (bf16 PyTorch on CPUs with AMX-BF16, else
     # ONNX), "onnx" (int8 export on onnxruntime: fastest start), "sentence-transformers" (float32

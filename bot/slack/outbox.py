@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -163,6 +163,11 @@ def retry(engine: Engine, worker: str, notices: Sequence[Notice], error: str, no
                 backoff = min(MAX_BACKOFF, 2.0 ** min(notice.attempts, 16))
                 values.update(status=PENDING, due_at=now + timedelta(seconds=backoff))
             conn.execute(update(_TABLE).where(_TABLE.c.id == notice.id, _TABLE.c.claimed_by == worker).values(**values))
+
+
+def finished_before(before: datetime) -> tuple[Table, ColumnElement[bool]]:
+    """The rows `bot/retention.py` may delete: shown, given up or skipped, and created before `before`."""
+    return _TABLE, and_(_TABLE.c.status.in_((DONE, FAILED, SKIPPED)), _TABLE.c.created_at < before)
 
 
 def counts(engine: Engine) -> dict[str, int]:
