@@ -48,8 +48,11 @@ class Wait:
 Step = Fire | Stop | Postpone | Wait
 
 
-def first_due(opened_at: datetime, policy: EscalationPolicy) -> datetime:
-    return opened_at + policy.ack_timeout
+def first_due(first_seen: datetime, armed_at: datetime, policy: EscalationPolicy) -> datetime:
+    """The ack timeout counts from when Ballast had the incident (its timer armed), or from its first
+    signal if that is later: an alert that fired for an hour before it reached Ballast still gives
+    the on-call the whole timeout after its card appears, instead of escalating at once."""
+    return max(first_seen, armed_at) + policy.ack_timeout
 
 
 def total_posts(policy: EscalationPolicy) -> int:

@@ -41,8 +41,8 @@ class Timer:
 def arm(engine: Engine, config: BallastConfig, now: datetime | None = None) -> int:
     """Store a timer for each open incident whose severity has a policy and that has none yet; how many.
 
-    The due time counts from the incident's first signal, so arming a moment later changes nothing:
-    this sweep catches incidents opened where no timer was stored (the CLI, an older version).
+    This sweep catches incidents opened where no timer was stored (the CLI, an older version); their
+    ack timeout counts from this arming (bot/escalation.py `first_due`), seconds after they opened.
     """
     if not config.escalation:
         return 0
@@ -75,7 +75,7 @@ def arm_in(conn: Connection, config: BallastConfig, now: datetime, incident_ids:
         if not found:
             continue
         rows = [{"incident_id": int(r[0]), "tenant": r[1], "state": PENDING,
-                 "due_at": first_due(as_utc(r[2]), policy), "fired": 0, "attempts": 0, "updated_at": now}
+                 "due_at": first_due(as_utc(r[2]), now, policy), "fired": 0, "attempts": 0, "updated_at": now}
                 for r in found]
         conn.execute(insert(_T).on_conflict_do_nothing(index_elements=["incident_id"]), rows)
         armed += len(rows)

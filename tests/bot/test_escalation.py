@@ -13,14 +13,21 @@ OPEN = IncidentState("open")
 
 
 def test_the_first_escalation_is_due_after_the_ack_timeout() -> None:
-    due = first_due(T0, POLICY)
+    due = first_due(T0, T0, POLICY)
     assert due == T0 + timedelta(minutes=15)
     assert step(OPEN, POLICY, 0, due, due - timedelta(seconds=1)) == Wait()
     assert step(OPEN, POLICY, 0, due, due) == Fire(1, 3, due + timedelta(minutes=30))
 
 
+def test_the_timeout_counts_from_when_ballast_had_the_incident_not_from_when_the_alert_began() -> None:
+    received = T0 + timedelta(hours=2)  # the alert fired two hours before it reached Ballast
+    assert first_due(T0, received, POLICY) == received + timedelta(minutes=15)
+    # A first signal stamped later than the arming (a sender's clock ahead) counts from the signal.
+    assert first_due(received, T0, POLICY) == received + timedelta(minutes=15)
+
+
 def test_repeats_run_up_to_the_limit_then_stop() -> None:
-    now, due, fired, fires = T0, first_due(T0, POLICY), 0, []
+    now, due, fired, fires = T0, first_due(T0, T0, POLICY), 0, []
     while True:
         now = max(now, due)
         decision = step(OPEN, POLICY, fired, due, now)
@@ -37,20 +44,20 @@ def test_repeats_run_up_to_the_limit_then_stop() -> None:
 
 
 def test_a_late_run_counts_the_next_repeat_from_when_it_fired() -> None:
-    due = first_due(T0, POLICY)
+    due = first_due(T0, T0, POLICY)
     late = due + timedelta(minutes=40)
     assert step(OPEN, POLICY, 0, due, late) == Fire(1, 3, late + timedelta(minutes=30))
 
 
 def test_without_repeats_the_first_post_is_the_last() -> None:
     once = EscalationPolicy(ack_timeout=timedelta(minutes=5))
-    due = first_due(T0, once)
+    due = first_due(T0, T0, once)
     assert step(OPEN, once, 0, due, due) == Fire(1, 1, None)
     assert isinstance(step(OPEN, once, 1, due, due), Stop)
 
 
 def test_acknowledge_resolve_and_merge_stop_it() -> None:
-    due = first_due(T0, POLICY)
+    due = first_due(T0, T0, POLICY)
     assert step(IncidentState("acknowledged"), POLICY, 0, due, due) == Stop("acknowledged")
     assert step(IncidentState("resolved"), POLICY, 1, due, due) == Stop("resolved")
     assert isinstance(step(IncidentState("open", merged=True), POLICY, 0, due, due), Stop)
@@ -58,7 +65,7 @@ def test_acknowledge_resolve_and_merge_stop_it() -> None:
 
 
 def test_an_active_snooze_postpones_and_an_ended_one_does_not() -> None:
-    due = first_due(T0, POLICY)
+    due = first_due(T0, T0, POLICY)
     until = due + timedelta(hours=1)
     assert step(IncidentState("open", snoozed_until=until), POLICY, 0, due, due) == Postpone(until)
     assert step(IncidentState("open", snoozed_until=until), POLICY, 0, until, until) == Fire(1, 3, until + timedelta(minutes=30))

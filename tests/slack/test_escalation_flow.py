@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session
 
 from bot import escalation_store
@@ -16,6 +17,7 @@ from bot.blocks.ids import Ids
 from bot.config import load_config
 from bot.escalation_job import run_escalations
 from bot.lifecycle import merge_incidents
+from bot.models import EscalationTimer
 from bot.scheduler import build_scheduler
 from bot.slack.app import slack_deps
 from tests.http.conftest import am_payload, drain, resolved
@@ -26,8 +28,12 @@ __all__ = ["make_stack"]  # the fixture
 MakeStack = Callable[..., Stack]
 
 
+ACK_TIMEOUT = timedelta(minutes=15)  # the critical policy of CONFIG
+
+
 def opened(stack: Stack, started: datetime, **labels: str) -> tuple[int, datetime, dict[str, object]]:
-    """Fire a critical checkout alert and post its card: the incident id, its first-seen time and its card."""
+    """Fire a critical checkout alert and post its card: the incident id, when its ack timeout started
+    (its timer's arming, as the worker decided it) and its card."""
     stack.alert(firing(started, service="checkout-api", **labels))
     stack.deliver()
     with Session(stack.services.engine) as session:
@@ -35,8 +41,11 @@ def opened(stack: Stack, started: datetime, **labels: str) -> tuple[int, datetim
                       and (not labels or labels.get("alertname", "HighLatency") in i.title)]
         assert incident.id is not None
         first_seen = repo.as_utc(incident.first_seen)
+    [timer] = escalation_store.timers(stack.services.engine, [incident.id])
+    armed = timer["due_at"] - ACK_TIMEOUT
+    assert first_seen <= armed <= datetime.now(UTC)
     card = next(m for m in top_level(stack.api, ROUTED) if f"INC-{incident.id}" in text_of(m))
-    return incident.id, first_seen, card
+    return incident.id, armed, card
 
 
 def escalations(stack: Stack) -> list[dict[str, object]]:
@@ -47,7 +56,6 @@ def test_unacknowledged_escalates_then_repeats_up_to_the_limit(make_stack: MakeS
     stack = make_stack()
     incident_id, t0, card = opened(stack, datetime.now(UTC))
     assert stack.escalate(t0 + timedelta(minutes=14, seconds=59)) == 0
-    assert escalation_store.timers(stack.services.engine)[0]["due_at"] == t0 + timedelta(minutes=15)  # stored
     assert stack.escalate(t0 + timedelta(minutes=15)) == 1
     [first] = escalations(stack)
     text = text_of(first)
@@ -61,6 +69,16 @@ def test_unacknowledged_escalates_then_repeats_up_to_the_limit(make_stack: MakeS
     assert "escalation 3 of 3" in text_of(escalations(stack)[-1])
     [timer] = escalation_store.timers(stack.services.engine)
     assert (timer["state"], timer["fired"]) == ("done", 3)
+
+
+def test_an_alert_that_began_before_it_reached_ballast_gets_the_whole_timeout(make_stack: MakeStack) -> None:
+    stack = make_stack()
+    before = datetime.now(UTC)
+    _, armed, _ = opened(stack, before - timedelta(hours=2))  # firing for two hours, e.g. while Ballast was down
+    assert armed >= before
+    assert stack.escalate(datetime.now(UTC)) == 0
+    assert stack.escalate(armed + timedelta(minutes=14)) == 0
+    assert stack.escalate(armed + timedelta(minutes=15)) == 1
 
 
 def test_acknowledge_on_the_card_stops_it(make_stack: MakeStack) -> None:
@@ -149,10 +167,12 @@ def test_a_restart_on_the_same_database_still_escalates(make_stack: MakeStack) -
 
 def test_the_scheduler_in_a_fresh_process_posts_cards_and_escalations(make_stack: MakeStack) -> None:
     stack = make_stack()
-    # Opened 20 minutes ago, decided, but never shown: the process died before its jobs ran.
+    # Decided 20 minutes ago, but never shown: the process died before its jobs ran.
     stack.alert(firing(datetime.now(UTC) - timedelta(minutes=20), service="checkout-api"))
+    with stack.services.engine.begin() as conn:
+        conn.execute(update(EscalationTimer).values(due_at=datetime.now(UTC) - timedelta(minutes=5)))
     scheduler = build_scheduler(stack.services, load_config(stack.services.settings.resolved_config_file))
-    assert {job.id for job in scheduler.get_jobs()} == {"slack-outbox", "escalations"}
+    assert {job.id for job in scheduler.get_jobs()} == {"retention", "slack-outbox", "escalations"}
     scheduler.start()
     try:
         wait_for(lambda: escalations(stack), what="the escalation from the scheduled job")
@@ -201,8 +221,8 @@ def test_a_slack_report_arms_its_timer_when_it_opens(make_stack: MakeStack) -> N
     [timer] = wait_for(lambda: escalation_store.timers(stack.services.engine), what="the stored timer")
     with Session(stack.services.engine) as session:
         incident = repo.get_incident(session, int(timer["incident_id"]))  # type: ignore[arg-type]
-    t0 = repo.as_utc(incident.first_seen)
-    assert incident.severity == "warning" and timer["due_at"] == t0 + timedelta(hours=1)
+    t0 = timer["due_at"] - timedelta(hours=1)  # armed as the report was decided
+    assert incident.severity == "warning" and repo.as_utc(incident.first_seen) <= t0 <= datetime.now(UTC)
     assert stack.escalate(t0 + timedelta(minutes=59)) == 0
     assert stack.escalate(t0 + timedelta(hours=1)) == 1
     assert escalations(stack) == []  # this policy names no channel: the card's channel is used
