@@ -118,7 +118,7 @@ class Services:
         totals = record_outcome(self.runbook_index, runbook, succeeded)
         library = self.__dict__.get("runbook_library")
         if library is not None:
-            library.feedback[runbook] = totals
+            library.set_feedback(runbook, totals)
         return totals
 
     def index_configured_runbooks(self, report: Callable[[str], None]) -> list[tuple[Path, IndexReport]]:

@@ -11,6 +11,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -111,9 +112,15 @@ def stream_kinds(session: Session, prepared: list[Prepared]) -> list[Prepared]:
             else p for p in prepared]
 
 
+@lru_cache(maxsize=4096)
+def _stored_tokens(masked: str) -> tuple[str, ...]:
+    # A stored line is compared with every signal whose search finds it: tokenize it once.
+    return tuple(template_tokens(masked))
+
+
 def stored_evidence(payload: dict[str, Any]) -> Evidence:
     """The stored side of a comparison, read back from a vector's payload."""
-    return Evidence(str(payload.get("kind", "log")), tuple(template_tokens(str(payload.get("masked", "")))),
+    return Evidence(str(payload.get("kind", "log")), _stored_tokens(str(payload.get("masked", ""))),
                     payload.get("identity") or None, payload.get("cues") or {}, tuple(payload.get("terms") or ()))
 
 
@@ -187,7 +194,9 @@ class CandidateFinder:
         for cosine, payload in hits:
             old = stored_evidence(payload)
             incident_id = int(payload["incident_id"])
-            lexical = term_overlap(new.terms, old.terms, weight) if new.terms and old.terms else 0.0
+            # Shared rare words only count between a report and what it is compared with (pair_score).
+            human_pair = is_human(new.kind, old.kind)
+            lexical = term_overlap(new.terms, old.terms, weight) if human_pair and new.terms and old.terms else 0.0
             score = self.score(new, old, cosine, lexical, gaps.get(incident_id, 0))
             # An incident that holds an alert about another entity is barred, whatever else matches.
             conflict = identity_conflict(new, old) or (incident_id in best and best[incident_id][2])

@@ -56,10 +56,10 @@ _SEVERITIES = {"critical": "critical", "page": "critical", "high": "critical", "
 
 class RunbookMatcher(Protocol):
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
-                     annotations: dict[str, str]) -> str | None: ...
+                     annotations: dict[str, str], key: str | None = None) -> str | None: ...
 
-    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]]
-                      ) -> list[str | None]: ...
+    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]],
+                      keys: Sequence[str | None] | None = None) -> list[str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,11 @@ class IngestResult:
 def _pair_score(new: Evidence, old: Evidence, cosine: float, lexical: float, gap: int) -> float:
     # Looked up on each call, so a test can pin `bot.intake.pair_score`.
     return pair_score(new, old, cosine, lexical, gap)
+
+
+def _runbook_key(item: Prepared) -> str:
+    """Signals that differ only in hosts, ids and values get one runbook match (see `_match_runbooks`)."""
+    return f"{item.signal.title or ''}\n{item.masked}"
 
 
 def _severity(signal: Signal) -> str:
@@ -278,13 +283,17 @@ class Intake:
             return {}
         chosen = list(indices)
         signals = [prepared[i].signal for i in chosen]
-        found = self.runbooks.best_runbooks([(s.text, s.title, s.labels, s.annotations) for s in signals])
+        # Keyed by masked text: one alert on many hosts is ranked once (RunbookLibrary.best_runbooks).
+        found = self.runbooks.best_runbooks([(s.text, s.title, s.labels, s.annotations) for s in signals],
+                                            [_runbook_key(prepared[i]) for i in chosen])
         return dict(zip(chosen, found, strict=True))
 
-    def _best_runbook(self, signal: Signal) -> str | None:
+    def _best_runbook(self, item: Prepared) -> str | None:
         if self.runbooks is None:
             return None
-        return self.runbooks.best_runbook(signal.text, signal.title, signal.labels, signal.annotations)
+        signal = item.signal
+        return self.runbooks.best_runbook(signal.text, signal.title, signal.labels, signal.annotations,
+                                          _runbook_key(item))
 
     def _replay(self, given_id: Any, record: SignalRecord | None) -> IngestResult:
         if record is None:
@@ -342,7 +351,7 @@ class Intake:
         severity = _severity(signal)
         if regression_of is not None:
             severity = raised_severity(repo.get_incident(session, regression_of).severity)
-        runbook = self._best_runbook(signal) if isinstance(matched, _Unmatched) else matched
+        runbook = self._best_runbook(item) if isinstance(matched, _Unmatched) else matched
         resolved = signal.status == "resolved"
         incident = Incident(
             tenant=signal.tenant, title=_title(signal), text=signal.text, service=_service(signal),

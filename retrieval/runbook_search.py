@@ -7,6 +7,7 @@ answers `search`, `search_many` and `best_runbook` (the `RunbookMatcher` intake 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ LEXICAL_WEIGHT = 0.5  # equal say for words and meaning (bench/runbook_search.py
 DENSE_CANDIDATES = 64  # chunks (and, separately, summaries) fetched per query
 LEXICAL_CANDIDATES = 100
 MIN_DENSE = 0.30  # MiniLM cosines of unrelated texts stay below this
+MATCH_MEMORY = 10_000  # best_runbooks keys remembered (least recently used dropped)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]")  # a name with at least two humps
 
@@ -91,6 +93,7 @@ class RunbookLibrary:
         self.chunks: list[StoredChunk] = load_chunks(self.index)
         self.titles = {c.runbook: c.title for c in self.chunks}
         self.feedback = load_feedback(self.index)
+        self._matched: OrderedDict[str, str | None] = OrderedDict()  # best_runbooks' memory, by key
         self._bm25 = BM25([tokens(c.lexical_text) for c in self.chunks])
         # Chunks are sorted by runbook, so each runbook is one slice: per-runbook maxima in one reduceat.
         self._runbooks = list(dict.fromkeys(c.runbook for c in self.chunks))
@@ -193,23 +196,49 @@ class RunbookLibrary:
         return sorted(scored, key=lambda cs: -cs[1])[:k]
 
     def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
-                     annotations: dict[str, str]) -> str | None:
+                     annotations: dict[str, str], key: str | None = None) -> str | None:
         """The runbook for a new incident, or None when nothing is indexed or nothing fits well enough.
 
         Stricter than search: a runbook named by the signal, or one whose meaning is close
         (dense score at least MIN_DENSE), so chat about unrelated things gets no runbook.
         """
-        return self.best_runbooks([(text, title, labels, annotations)])[0]
+        return self.best_runbooks([(text, title, labels, annotations)], None if key is None else [key])[0]
 
-    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]]) -> list[str | None]:
-        """`best_runbook` of each (text, title, labels, annotations), with one embedding call for all."""
+    def best_runbooks(self, signals: Sequence[tuple[str, str | None, dict[str, str], dict[str, str]]],
+                      keys: Sequence[str | None] | None = None) -> list[str | None]:
+        """`best_runbook` of each (text, title, labels, annotations), with one embedding call for all.
+
+        Signals with the same `key` (intake passes the masked text) get the same runbook, ranked
+        once on the first one's own text and remembered: one alert firing on a thousand hosts is
+        matched once, not embedded a thousand times. Names and runbook_urls are still read per signal.
+        """
         if not self.chunks:
             return [None] * len(signals)
         out: list[str | None] = [self.named(*signal) for signal in signals]
-        unnamed = [i for i, found in enumerate(out) if found is None]
-        queries = ["\n".join(p for p in (signals[i][1], signals[i][0]) if p) for i in unnamed]
-        for i, ranked in zip(unnamed, self.rank(queries) if queries else [], strict=True):
+        groups: dict[str | int, list[int]] = {}  # a signal without a key is its own group
+        for i, found in enumerate(out):
+            if found is not None:
+                continue
+            key = keys[i] if keys is not None else None
+            if key is not None and key in self._matched:
+                self._matched.move_to_end(key)
+                out[i] = self._matched[key]
+            else:
+                groups.setdefault(i if key is None else key, []).append(i)
+        firsts = [members[0] for members in groups.values()]
+        queries = ["\n".join(p for p in (signals[i][1], signals[i][0]) if p) for i in firsts]
+        for (group, members), ranked in zip(groups.items(), self.rank(queries) if queries else [], strict=True):
             found = self._matches(ranked, None, 1)
-            if found and ranked.dense.get(found[0].runbook, 0.0) >= MIN_DENSE:
-                out[i] = found[0].runbook
+            best = found[0].runbook if found and ranked.dense.get(found[0].runbook, 0.0) >= MIN_DENSE else None
+            for i in members:
+                out[i] = best
+            if isinstance(group, str):
+                self._matched[group] = best
+                if len(self._matched) > MATCH_MEMORY:
+                    self._matched.popitem(last=False)
         return out
+
+    def set_feedback(self, runbook: str, totals: tuple[int, int]) -> None:
+        """New outcome totals for `runbook`; they move ranks, so remembered matches are dropped."""
+        self.feedback[runbook] = totals
+        self._matched.clear()

@@ -500,12 +500,12 @@ def test_model_and_runbook_search_never_run_under_the_write_lock(tmp_path: Path)
 
     class ProbedRunbooks:
         def best_runbook(self, text: str, title: str | None, labels: dict[str, str],
-                         annotations: dict[str, str]) -> str | None:
+                         annotations: dict[str, str], key: str | None = None) -> str | None:
             probes.append(("runbook", _write_lock_free(path)))
             return "probe/Runbook"
 
-        def best_runbooks(self, signals: list[tuple[str, str | None, dict[str, str], dict[str, str]]]
-                          ) -> list[str | None]:
+        def best_runbooks(self, signals: list[tuple[str, str | None, dict[str, str], dict[str, str]]],
+                          keys: list[str | None] | None = None) -> list[str | None]:
             return [self.best_runbook(*signal) for signal in signals]
 
     intake = Intake(services.engine, services.signal_index, ProbedEmbedder(), services.intake.policy,  # type: ignore[arg-type]

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import Services
+from retrieval.embedder import CachedEmbedder
 from retrieval.runbook_store import index_runbooks
 from retrieval.signal import Signal
 from tests.conftest import ROOT, ballast_exe, cli_env
+from tests.fakes.embedder import HashEmbedder
 
 
 def index_bundled(svc: Services) -> None:
@@ -79,3 +81,22 @@ def test_outcomes_recorded_through_services_reach_the_loaded_library(make_servic
     assert svc.record_runbook_outcome("kubernetes/KubePodCrashLooping", succeeded=True) == (1, 0)
     assert svc.record_runbook_outcome("kubernetes/KubePodCrashLooping", succeeded=False) == (1, 1)
     assert library.feedback["kubernetes/KubePodCrashLooping"] == (1, 1)
+
+
+def test_one_alert_firing_on_many_hosts_costs_one_runbook_embedding(make_services: Callable[..., Services]) -> None:
+    model = HashEmbedder()
+    cached = CachedEmbedder()
+    cached._model = model  # the real cache in front of a deterministic model
+    svc = make_services(cached)
+    index_bundled(svc)
+    signals = [Signal(text=f"volume /data on 10.0.{i}.7 is {90 + i % 9}% full, {i * 37} MiB left",
+                      source="alertmanager", labels={"alertname": "VolumeFillingUp", "instance": f"10.0.{i}.7"})
+               for i in range(40)]
+    library = svc.runbook_library
+    assert library is not None and library.named(signals[0].text, None, signals[0].labels, {}) is None  # ranked, not named
+    before = model.texts_embedded
+    results = svc.intake.process(signals, list(range(40)))
+    assert [r.decision for r in results] == ["new"] * 40  # 40 hosts, 40 incidents, each matched to a runbook
+    assert len({r.runbook for r in results}) == 1
+    # The masked text for dedup, and one runbook query (the first host's text), not one per host.
+    assert model.texts_embedded - before == 2

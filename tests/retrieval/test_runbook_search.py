@@ -199,3 +199,26 @@ def test_best_runbooks_agrees_with_one_at_a_time(index: VectorIndex, corpus: Pat
     assert library.best_runbooks(signals) == one_by_one
     assert one_by_one[0] == "k8s/KubeNodeNotReady" and one_by_one[2] is None
     assert library.best_runbooks([]) == []
+
+
+def test_signals_with_one_key_are_ranked_once_and_remembered(index: VectorIndex, corpus: Path) -> None:
+    _, library = build(index, corpus)
+    ranked: list[str] = []
+    rank = library.rank
+    library.rank = lambda texts: ranked.extend(texts) or rank(texts)  # type: ignore[method-assign]
+    key = "replica is behind the primary by <num> seconds"
+    hosts = [(f"replica db-{i} is behind the primary by {i * 7} seconds", None, {}, {}) for i in range(5)]
+    first = library.best_runbooks(hosts, [key] * 5)
+    assert len(set(first)) == 1 and first[0] is not None
+    assert ranked == [hosts[0][0]]  # the first signal's own text, once for the whole batch
+    assert library.best_runbook("replica db-9 is behind the primary by 3 seconds", None, {}, {}, key) == first[0]
+    assert len(ranked) == 1  # remembered across calls
+    # Names still win per signal, and signals without a key are ranked each on its own.
+    named = ("x", None, {"alertname": "PostgresTooManyConnections"}, {})
+    assert library.best_runbooks([named], [key]) == [library.best_runbook(*named)] != first
+    library.best_runbooks([hosts[1], hosts[2]])
+    assert len(ranked) == 3
+    # An outcome moves ranks: what was remembered is ranked again.
+    library.set_feedback(first[0], (0, 5))
+    library.best_runbooks(hosts[:1], [key])
+    assert len(ranked) == 4
