@@ -22,7 +22,8 @@ application, Kubernetes, database and proxy log lines) filled with random number
 UUIDs, hex ids and generated pod names. A "new" signal also draws the template's words (service,
 table, endpoint, queue...), so its masked text is unique; a repeat keeps those words and redraws
 only the volatile parts. Everything runs on the real stack: the MiniLM embedder (`--backend`, by
-default what `BALLAST_EMBEDDER=auto` picks, with the int8 ONNX backend as a same-run baseline), Qdrant
+default what `BALLAST_EMBEDDER=auto` picks in `ballast serve`, with the int8 ONNX backend as a
+same-run baseline; the CLI run uses what `auto` picks for a CLI command), Qdrant
 Edge and SQLite, all in a temporary data dir. The machine is shared, so the ratios to the raw
 embedder rate measured in the same run matter more than the absolute numbers.
 
@@ -359,14 +360,14 @@ def raw_embedder_rate(texts: list[str], backend: str) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def run_cli(lines: list[dict[str, Any]], workdir: Path, backend: str) -> dict[str, Any]:
+def run_cli(lines: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
     path = workdir / "stream.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     exe = ROOT / ".venv" / "bin" / "ballast"
     if not exe.exists():  # a checkout run with another environment's interpreter
         exe = Path(sys.executable).parent / "ballast"
     cmd = [str(exe), "--data-dir", str(workdir / "cli-home"), "ingest", str(path), "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BALLAST_EMBEDDER": backend}  # this checkout's code
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's code, also over an editable install
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False, env=env)
     wall = time.perf_counter() - t0
@@ -388,7 +389,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller streams (about a minute)")
     parser.add_argument("--no-cli", action="store_true", help="skip the subprocess CLI measurement")
-    parser.add_argument("--backend", default="auto", help="BALLAST_EMBEDDER for the measured runs (default: auto)")
+    parser.add_argument("--backend", default="auto",
+                        help="BALLAST_EMBEDDER for the intake runs (default: auto, resolved as `ballast serve` does)")
     args = parser.parse_args()
     n_repeat, n_novel, n_cli = (3000, 512, 2000) if args.quick else (10_000, 1024, 5000)
     batch = 256
@@ -404,7 +406,7 @@ def main() -> None:
     print(f"# ballast bench/ingest.py  {describe()}  batch={batch}")
     print(f"# novel masked texts unique: {len(set(novel_masked))}/{len(novel_masked)}")
 
-    backend = resolve_backend(args.backend)
+    backend = resolve_backend(args.backend, long_running=True)
     baseline = "onnx" if backend != "onnx" else None
     print(f"# embedder: {backend}" + (f" (baseline in the same run: {baseline})" if baseline else ""))
     with tempfile.TemporaryDirectory(prefix="ballast-bench-") as tmp:
@@ -420,7 +422,7 @@ def main() -> None:
             base = (run_intake(repeat_stream, batch, tmpdir / "repeat-base", ahead=False, backend=baseline),
                     run_intake(novel_stream, batch, tmpdir / "novel-base", ahead=False, backend=baseline),
                     raw_embedder_rate(novel_masked, baseline))
-        cli = None if args.no_cli else run_cli(SignalGenerator(seed=31).stream(n_cli, 0.9), tmpdir, backend)
+        cli = None if args.no_cli else run_cli(SignalGenerator(seed=31).stream(n_cli, 0.9), tmpdir)
 
     raw_mean = (raw + raw_after) / 2
     print(f"{'measurement':<26} {'signals':>7} {'seconds':>7} {'per s':>6}  {'embedded':>8} {'model s':>7} "
@@ -445,7 +447,8 @@ def main() -> None:
           + (f"; {baseline}: {base[2]:.0f} texts/s" if base is not None else ""))
     if cli is not None:
         print(f"{'CLI ingest --json, wall':<26} {cli['n']:>7} {cli['wall']:>7.2f} {cli['rate']:>6.0f}  "
-              f"{'':>8} {'':>7} {'':>12} {'':>8}  spawn to exit; the command's own count: {cli['inner_rate']:.0f}/s; "
+              f"{'':>8} {'':>7} {'':>12} {'':>8}  spawn to exit, embedder {resolve_backend('auto')}; "
+              f"the command's own count: {cli['inner_rate']:.0f}/s; "
               f"{_fmt_decisions(cli['decisions'])}")
     distinct = len({prepare(signal_from_mapping(x, max_text_chars=16000)).fingerprint for x in repeat_stream})
     print(f"# repeat-90: {distinct} distinct exact keys among {rep['n']} signals, {rep['searches']} vector searches "

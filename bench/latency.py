@@ -89,9 +89,11 @@ class Store:
 
     def __init__(self, home: Path, seed: int = 5) -> None:
         from bot.app import build_services
+        from bot.serve import server_settings
         from bot.settings import Settings
 
-        self.svc = build_services(Settings(BALLAST_HOME=home))
+        # The decision latency of `ballast serve`, so its embedder (BALLAST_EMBEDDER=auto, as served).
+        self.svc = build_services(server_settings(Settings(BALLAST_HOME=home)))
         self.rng = np.random.default_rng(seed)
         self.matrix = np.zeros((0, DIM), dtype=np.float32)
         self.extra: list[np.ndarray] = []  # vectors intake itself stored
@@ -246,7 +248,11 @@ def main() -> None:
     parser.add_argument("--no-optimize", action="store_true", help="skip the HNSW build and the second measurement")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
-    print(f"# ballast bench/latency.py  {describe()}  queries={args.queries}  search limit={search_limit()}")
+    from bot.serve import server_settings
+    from bot.settings import Settings
+
+    print(f"# ballast bench/latency.py  {describe()}  queries={args.queries}  search limit={search_limit()}  "
+          f"embedder={server_settings(Settings()).embedder}")
     gen = SignalGenerator(seed=41)
     gen.stream(50, 0.0)  # incidents the exact-repeat probes can repeat
     table: dict[str, list[tuple[str, tuple[float, float, float]]]] = {}

@@ -25,6 +25,16 @@ def _configure_logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def server_settings(settings: Settings, native_bf16: bool | None = None) -> Settings:
+    """`settings` with BALLAST_EMBEDDER=auto made concrete for a long-running process: a server pays
+    the model's start once, so the backend with the fastest batches wins (retrieval/embedder.py)."""
+    if settings.embedder != "auto":
+        return settings
+    from retrieval.embedder import resolve_backend
+
+    return settings.model_copy(update={"embedder": resolve_backend("auto", native_bf16, long_running=True)})
+
+
 def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> int:
     """Serve until a signal; the process exit status (0 after a graceful stop).
 
@@ -43,6 +53,8 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     from bot.scheduler import build_scheduler
 
     _configure_logging()
+    settings = server_settings(settings)
+    log.info("embedder: %s", settings.embedder)
     services = build_services(settings)  # lazy: nothing is opened yet
     try:
         load_prompts()  # a broken prompt file stops the start, not the first question

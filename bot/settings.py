@@ -46,9 +46,10 @@ class Settings(BaseSettings):
     # signals are never deleted. At least 1: a deleted timer must not be armed again.
     retention_days: int = Field(default=14, ge=0, alias="BALLAST_RETENTION_DAYS")
 
-    # Embedding backend (retrieval/embedder.py): "auto" (bf16 PyTorch on CPUs with AMX-BF16, else
-    # ONNX), "onnx" (int8 export on onnxruntime: fastest start), "sentence-transformers" (float32
-    # PyTorch, the reference) or "sentence-transformers-bf16". bench/embedder.py measures them.
+    # Embedding backend (retrieval/embedder.py): "auto" (`ballast serve` on a CPU with AMX-BF16:
+    # bf16 PyTorch; everything else: ONNX), "onnx" (int8 export on onnxruntime: fastest start),
+    # "sentence-transformers" (float32 PyTorch, the reference) or "sentence-transformers-bf16".
+    # bench/embedder.py measures them.
     embedder: Literal["auto", "onnx", "sentence-transformers", "sentence-transformers-bf16"] = Field(
         default="auto", alias="BALLAST_EMBEDDER")
     # Dedup thresholds per kind of source, on the pair score of retrieval/dedup.py. Machine: the

@@ -146,12 +146,14 @@ def test_native_bf16_is_read_from_the_cpu_flags() -> None:
     assert not has_native_bf16("no flags line at all")
 
 
-def test_auto_picks_bf16_pytorch_only_where_the_cpu_runs_bf16_natively() -> None:
-    assert resolve_backend("auto", native_bf16=True) == "sentence-transformers-bf16"
-    assert resolve_backend("auto", native_bf16=False) == "onnx"
+def test_auto_picks_bf16_pytorch_only_for_a_server_on_a_cpu_that_runs_bf16_natively() -> None:
+    assert resolve_backend("auto", native_bf16=True, long_running=True) == "sentence-transformers-bf16"
+    assert resolve_backend("auto", native_bf16=False, long_running=True) == "onnx"
+    assert resolve_backend("auto", native_bf16=True) == "onnx"  # a CLI command: the quick start wins
     for named in ("onnx", "sentence-transformers", "sentence-transformers-bf16"):
-        assert resolve_backend(named, native_bf16=True) == named
-        assert resolve_backend(named, native_bf16=False) == named
+        for native in (True, False):
+            assert resolve_backend(named, native_bf16=native) == named
+            assert resolve_backend(named, native_bf16=native, long_running=True) == named
 
 
 @pytest.mark.model
