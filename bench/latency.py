@@ -259,6 +259,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ballast-latency-") as tmp:
         store = Store(Path(tmp) / "home")
         store.svc.intake.embedder.embed(["warm-up"])
+        wait = getattr(store.svc.intake.embedder.model, "wait_loaded", None)
+        if wait is not None:  # `onnx+bf16`: time nothing while PyTorch loads in the background
+            wait()
         # Give the exact-repeat probes their incidents (decided like any signal, then stored).
         from bot.intake import prepare
         from retrieval.signal import signal_from_mapping

@@ -47,10 +47,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=14, ge=0, alias="BALLAST_RETENTION_DAYS")
 
     # Embedding backend (retrieval/embedder.py): "auto" (`ballast serve` on a CPU with AMX-BF16:
-    # bf16 PyTorch; everything else: ONNX), "onnx" (int8 export on onnxruntime: fastest start),
-    # "sentence-transformers" (float32 PyTorch, the reference) or "sentence-transformers-bf16".
-    # bench/embedder.py measures them.
-    embedder: Literal["auto", "onnx", "sentence-transformers", "sentence-transformers-bf16"] = Field(
+    # "onnx+bf16"; everything else: "onnx"), "onnx" (int8 export on onnxruntime: fastest start),
+    # "sentence-transformers" (float32 PyTorch, the reference), "sentence-transformers-bf16", or
+    # "onnx+bf16" (ONNX for small batches, bf16 for big ones). bench/embedder.py measures them.
+    embedder: Literal["auto", "onnx", "sentence-transformers", "sentence-transformers-bf16", "onnx+bf16"] = Field(
         default="auto", alias="BALLAST_EMBEDDER")
     # Dedup thresholds per kind of source, on the pair score of retrieval/dedup.py. Machine: the
     # share of equal template positions (Drain's similarity; alerts score 0 or 1), flat from 0.5

@@ -11,7 +11,9 @@ import pytest
 from retrieval.embedder import (
     BATCH_CHARS,
     BATCH_TEXTS,
+    BULK_TEXTS,
     MAX_TOKENS,
+    BatchRoutedMiniLM,
     CachedEmbedder,
     OnnxMiniLM,
     SentenceTransformerMiniLM,
@@ -136,6 +138,39 @@ def test_unknown_backend_is_a_clear_error() -> None:
         CachedEmbedder("word2vec").embed(["x"])
 
 
+class Bulk(CountingModel):
+    name = "bulk"
+
+
+def test_small_batches_go_to_onnx_and_big_ones_to_bf16_once_it_has_loaded(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    small, bulk = CountingModel(), Bulk()
+
+    def load() -> Bulk:
+        release.wait(10)
+        return bulk
+
+    routed = BatchRoutedMiniLM(small, load)
+    big = [f"text {i}" for i in range(BULK_TEXTS)]
+    routed.embed(big)  # still loading: ONNX takes everything
+    assert small.seen == [big] and bulk.seen == []
+    release.set()
+    assert routed.wait_loaded(10)
+    routed.embed(big[:BULK_TEXTS - 1])
+    routed.embed(big)
+    assert small.seen == [big, big[:BULK_TEXTS - 1]] and bulk.seen == [big]
+
+    def broken() -> Bulk:
+        raise ModelUnavailable("model file missing")
+
+    only_small = CountingModel()
+    fallback = BatchRoutedMiniLM(only_small, broken)
+    assert not fallback.wait_loaded(10)
+    fallback.embed(big)
+    assert only_small.seen == [big]
+    assert "embedding with ONNX only" in caplog.text
+
+
 CPUINFO = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)\nflags\t\t: fpu sse2 avx512f avx512_vnni {extra}\n"
 
 
@@ -147,10 +182,10 @@ def test_native_bf16_is_read_from_the_cpu_flags() -> None:
 
 
 def test_auto_picks_bf16_pytorch_only_for_a_server_on_a_cpu_that_runs_bf16_natively() -> None:
-    assert resolve_backend("auto", native_bf16=True, long_running=True) == "sentence-transformers-bf16"
+    assert resolve_backend("auto", native_bf16=True, long_running=True) == "onnx+bf16"
     assert resolve_backend("auto", native_bf16=False, long_running=True) == "onnx"
     assert resolve_backend("auto", native_bf16=True) == "onnx"  # a CLI command: the quick start wins
-    for named in ("onnx", "sentence-transformers", "sentence-transformers-bf16"):
+    for named in ("onnx", "sentence-transformers", "sentence-transformers-bf16", "onnx+bf16"):
         for native in (True, False):
             assert resolve_backend(named, native_bf16=native) == named
             assert resolve_backend(named, native_bf16=native, long_running=True) == named
@@ -178,3 +213,14 @@ def test_bf16_autocast_stays_within_cosine_0_9999_of_the_float32_reference() -> 
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     assert float(np.min(np.sum(rows * reference, axis=1))) > 0.9999
     assert float(np.max(np.abs(rows - reference))) > 1e-5  # autocast did run in bf16
+
+
+@pytest.mark.model
+def test_the_routed_backend_gives_the_same_vectors_whichever_side_embeds() -> None:
+    routed = BatchRoutedMiniLM()
+    assert routed.wait_loaded(120)
+    texts = [f"disk almost full on node-{i}, {i * 3}% left on /var/lib/postgresql" for i in range(BULK_TEXTS)]
+    by_bulk = routed.embed(texts)
+    by_small = np.vstack([routed.embed([t]) for t in texts])
+    assert float(np.min(np.sum(by_bulk * by_small, axis=1))) > 0.999
+    assert float(np.max(np.abs(by_bulk - by_small))) > 0  # two engines did embed
