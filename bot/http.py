@@ -155,7 +155,7 @@ def create_app(services: Services, *, start_workers: bool = True,
     keyring = parse_api_keys(settings.api_keys)
     if not keyring.enabled:
         log.warning("BALLAST_API_KEYS is unset: /api and /webhooks take requests without a key, as tenant 'default'")
-    metrics = Metrics()
+    metrics = Metrics(embedder=settings.embedder)
     engine = services.engine  # migrates now, so a bad database fails the start, not the first request
     pool = WorkerPool(services, metrics.apply, threads=settings.workers, batch=settings.worker_batch,
                       lease_seconds=settings.inbox_lease_seconds)

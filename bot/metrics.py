@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from retrieval.llm import OBSERVERS, LLMCall, LLMObservers
@@ -67,8 +67,10 @@ class Metrics:
     `llm` is subscribed to `llm_hub` (the process's by default) for as long as this object lives.
     """
 
-    def __init__(self, llm_hub: LLMObservers = OBSERVERS) -> None:
+    def __init__(self, llm_hub: LLMObservers = OBSERVERS, embedder: str = "") -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        # Which embedding backend serves (BALLAST_EMBEDDER, `auto` made concrete by `ballast serve`).
+        Info("ballast_embedder", "The embedding backend of this process.", registry=r).info({"backend": embedder})
         self.received = Counter("ballast_signals_received", "Signals committed to the inbox (acknowledged).",
                                 ["source"], registry=r)
         self.rejected = Counter("ballast_requests_rejected", "Requests refused, by reason (nothing stored).",

@@ -123,6 +123,7 @@ def test_metrics(client: TestClient) -> None:
     assert 'ballast_signals_received_total{source="alertmanager"} 2.0' in text
     assert 'ballast_signals_received_total{source="api"} 1.0' in text
     assert 'ballast_requests_rejected_total{reason="malformed"} 1.0' in text
+    assert 'ballast_embedder_info{backend="auto"} 1.0' in text
     assert "ballast_incidents_opened_total 1.0" in text
     assert 'ballast_signals_processed_total{decision="replayed"} 1.0' in text
     assert "ballast_signals_deduped_total 1.0" in text
