@@ -15,7 +15,7 @@ from bot.incidents import utcnow
 from bot.models import EscalationTimer, InboxEntry, Incident, SlackNotice
 from bot.scheduler import build_scheduler
 from bot.slack import outbox
-from retrieval.signal import signal_from_mapping
+from retrieval.signal import Signal, signal_from_mapping
 
 NOW = utcnow()
 OLD = NOW - timedelta(days=20)
