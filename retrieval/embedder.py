@@ -1,13 +1,13 @@
 """Sentence embeddings with all-MiniLM-L6-v2, loaded lazily and offline from pinned Python packages.
 
-Three backends give the same model, chosen by `BALLAST_EMBEDDER`:
+Four backends give the same model, chosen by `BALLAST_EMBEDDER`:
 - `sentence-transformers`: the PyTorch reference, float32.
 - `sentence-transformers-bf16`: the same model under bfloat16 autocast. On CPUs with AMX-BF16
   matrix units it is about 2.3x the float32 batch rate and 3.3x onnxruntime's, with vectors
   closer to the reference than the int8 export's (cosine 0.99997 vs 0.9992: bench/embedder.py).
   Without those units bf16 is emulated and slow.
 - `onnx`: the int8-weight ONNX export on onnxruntime. It loads in 0.3 s without importing
-  PyTorch (4.5 s more), and embeds one text at a time 2.3x faster than PyTorch.
+  PyTorch (4.5 s more), and embeds one text at a time 2.2-2.3x faster than PyTorch.
 - `onnx+bf16`: both, routed by batch size: ONNX for fewer than BULK_TEXTS texts (a webhook's
   alert, one question) and bf16 PyTorch for bigger batches once it has loaded in the background
   (ONNX until then). bf16 overtakes ONNX at about 4 texts a batch; one text at a time ONNX is
