@@ -39,12 +39,19 @@ def emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
-def services() -> Services:
+def services(bulk: bool = False) -> Services:
+    """The command's services; `bulk` (a big input) lets BALLAST_EMBEDDER=auto pick the backend with
+    the fastest batches, whose slower start a big job pays back (retrieval/embedder.py)."""
     from bot.app import build_services
     from bot.settings import load_settings
 
     try:
-        return build_services(load_settings(State.data_dir))
+        settings = load_settings(State.data_dir)
+        if bulk and settings.embedder == "auto":
+            from retrieval.embedder import resolve_backend
+
+            settings = settings.model_copy(update={"embedder": resolve_backend("auto", bulk=True)})
+        return build_services(settings)
     except Exception as exc:  # pydantic validation of the environment
         fail(f"bad configuration: {exc}")
 
@@ -76,7 +83,9 @@ def ingest(
 ) -> None:
     """Fold a stream of alerts and reports into incidents (each line deduped against all before it)."""
     from bot.ingest_file import ingest_stream
+    from retrieval.embedder import BULK_INPUT_BYTES
 
+    bulk = False
     if file == "-":
         stream = sys.stdin.buffer
     else:
@@ -85,9 +94,10 @@ def ingest(
             fail(f"cannot read {file}: no such file")
         try:
             stream = path.open("rb")
+            bulk = path.stat().st_size >= BULK_INPUT_BYTES
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}")
-    svc = services()
+    svc = services(bulk)
     try:
         run_guarded(lambda: ingest_stream(svc, stream, as_json=as_json, default_tenant=tenant))
     finally:

@@ -13,9 +13,10 @@ Four backends give the same model, chosen by `BALLAST_EMBEDDER`:
   (ONNX until then). bf16 overtakes ONNX at about 4 texts a batch; one text at a time ONNX is
   2.2x faster and leaves Qdrant's search threads alone, which keeps decision latency low.
 `auto` (the default) picks by the process: `onnx+bf16` for a long-running server on a CPU with
-AMX-BF16, where the PyTorch start is paid once; `onnx` everywhere else, because a CLI command of
-a few thousand lines finishes sooner with the quick start than with the faster batches (measured
-break-even: about 9,000 lines of a 90%-repeats stream). Vectors of all backends agree (cosine
+AMX-BF16, where the PyTorch start is paid once; `sentence-transformers-bf16` there for a bulk job
+(`ballast ingest` of a file of BULK_INPUT_BYTES or more); `onnx` everywhere else, because a CLI
+command of a few thousand lines finishes sooner with the quick start than with the faster
+batches (measured break-even: about 9,000 lines of a 90%-repeats stream). Vectors of all backends agree (cosine
 0.9992 or closer), so texts embedded by either compare as one.
 Every backend verifies the weights' SHA-256 before loading them.
 """
@@ -42,6 +43,7 @@ SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab1
 MAX_TOKENS = 256
 BATCH_TEXTS = 64
 BATCH_CHARS = 24_000
+BULK_INPUT_BYTES = 4 << 20  # ~20,000 alert lines: twice the measured break-even of bf16's slower start
 BULK_TEXTS = 8  # from this batch size on, `onnx+bf16` sends a batch to bf16 PyTorch (1.4x ONNX at 8, 2.1x at 16)
 log = logging.getLogger("ballast.embedder")
 
@@ -336,16 +338,18 @@ def has_native_bf16(cpuinfo: str | None = None) -> bool:
     return False
 
 
-def resolve_backend(backend: str, native_bf16: bool | None = None, *, long_running: bool = False) -> str:
-    """The concrete backend `backend` names. `auto` is ONNX with bf16 PyTorch for big batches in a
-    long-running process on an AMX-BF16 CPU, else ONNX (the module docstring has the measurements)."""
+def resolve_backend(backend: str, native_bf16: bool | None = None, *, long_running: bool = False,
+                    bulk: bool = False) -> str:
+    """The concrete backend `backend` names. On an AMX-BF16 CPU `auto` is ONNX with bf16 PyTorch for
+    big batches in a long-running process, bf16 PyTorch for a bulk job; else ONNX (the module
+    docstring has the measurements)."""
     if backend not in BACKENDS:
         raise ModelUnavailable(f"BALLAST_EMBEDDER={backend!r} is unknown: use one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        if not long_running:
-            return "onnx"
-        return "onnx+bf16" if (has_native_bf16() if native_bf16 is None else native_bf16) else "onnx"
-    return backend
+    if backend != "auto":
+        return backend
+    if not (long_running or bulk) or not (has_native_bf16() if native_bf16 is None else native_bf16):
+        return "onnx"
+    return "onnx+bf16" if long_running else "sentence-transformers-bf16"
 
 
 def load_embedder(backend: str, threads: int | None = None) -> Embedder:

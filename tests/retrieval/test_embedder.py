@@ -185,6 +185,8 @@ def test_auto_picks_bf16_pytorch_only_for_a_server_on_a_cpu_that_runs_bf16_nativ
     assert resolve_backend("auto", native_bf16=True, long_running=True) == "onnx+bf16"
     assert resolve_backend("auto", native_bf16=False, long_running=True) == "onnx"
     assert resolve_backend("auto", native_bf16=True) == "onnx"  # a CLI command: the quick start wins
+    assert resolve_backend("auto", native_bf16=True, bulk=True) == "sentence-transformers-bf16"  # a big input
+    assert resolve_backend("auto", native_bf16=False, bulk=True) == "onnx"
     for named in ("onnx", "sentence-transformers", "sentence-transformers-bf16", "onnx+bf16"):
         for native in (True, False):
             assert resolve_backend(named, native_bf16=native) == named
