@@ -336,7 +336,12 @@ class Intake:
         point = None
         if vector is not None and incident.id is not None:
             payload = item.payload(incident.id)
-            point = IndexPoint(point_id(tenant, item.kind, item.fingerprint, item.masked), vector, payload)
+            key = [tenant, item.kind, item.fingerprint, item.masked]
+            if decision.decision == "regression":
+                # Its text may be its resolved incident's own: a point of its own keeps that one findable
+                # (as a similar past incident) instead of overwriting it.
+                key.append(f"incident:{incident.id}")
+            point = IndexPoint(point_id(*key), vector, payload)
         row = _signal_row(item, incident.id, decision, idem, now, seen)
         row["point_id"] = None if point is None else point.id
         writer.add_row(row)  # inserted with the batch's repeats, in one statement

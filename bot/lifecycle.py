@@ -170,7 +170,9 @@ def split_last_signal(engine: Engine, incident_id: int, tenant: str | None = Non
                       score if score is not None else labels.recorded_score(session, stored.id, incident_id), answer)
         session.commit()
         session.refresh(original)
-        return Split(original, stored, record.id, point_id(original.tenant, item.kind, item.fingerprint, item.masked))
+        # The point the signal wrote (stored since 0007; older rows: the key intake used for them).
+        point = record.point_id or point_id(original.tenant, item.kind, item.fingerprint, item.masked)
+        return Split(original, stored, record.id, point)
 
 
 def repoint(index: VectorIndex, split: Split) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.app import Services
+from bot.candidates import prepare
 from bot.intake import IngestResult
 from bot.lifecycle import resolve_incident
 from bot.models import Incident, SignalRecord
@@ -451,14 +452,17 @@ def test_rerunning_a_batch_does_not_grow_the_index(services: Services) -> None:
     assert count == 3
     run(services, *batch)
     assert services.signal_index.count() == count
-    # Even when every line is re-embedded (all resolved, so each is a regression), the point ids
-    # are the same: the points are overwritten, and now name the regression incidents.
+    # Re-embedded as regressions (all resolved), each line gets a point of its own next to its resolved
+    # incident's, so both stay findable; rerunning that batch adds nothing either.
+    originals = {row.id for row in incidents(services)}
     for row in incidents(services):
         resolve_incident(services.engine, row.id)  # type: ignore[arg-type]
     again = run(services, *batch)
     assert [r.decision for r in again] == ["regression"] * 3
-    assert services.signal_index.count() == count
-    assert {p["incident_id"] for _, p in services.signal_index.payloads()} == {r.incident_id for r in again}
+    assert services.signal_index.count() == 2 * count
+    assert {p["incident_id"] for _, p in services.signal_index.payloads()} == originals | {r.incident_id for r in again}
+    run(services, *batch)
+    assert services.signal_index.count() == 2 * count
 
 
 # -- the write lock ------------------------------------------------------------------------------
@@ -552,3 +556,13 @@ def test_prose_from_a_chat_source_stays_a_report_whatever_the_source_sent(servic
     run(services, *({"text": line, "source": "slack"} for line in LOGS * 3))
     [result] = run(services, {"text": PROSE[0], "source": "slack"})
     assert stored_kind(services, [result]) == ["report"]
+
+
+def test_a_regression_keeps_its_resolved_incident_findable_in_the_index(services: Services) -> None:
+    first, = run(services, A)
+    resolve_incident(services.engine, first.incident_id)  # type: ignore[arg-type]
+    again, = run(services, A)
+    assert again.decision == "regression"
+    vector = services.intake.embedder.embed([prepare(sig(A, services)).masked])[0]
+    hits = services.signal_index.search(vector, 5, {"tenant": "default"})
+    assert sorted(int(h.payload["incident_id"]) for h in hits) == sorted([first.incident_id, again.incident_id])
