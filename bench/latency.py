@@ -89,11 +89,10 @@ class Store:
 
     def __init__(self, home: Path, seed: int = 5) -> None:
         from bot.app import build_services
-        from bot.serve import server_settings
-        from bot.settings import Settings
+        from bot.settings import Settings, for_workload
 
         # The decision latency of `ballast serve`, so its embedder (BALLAST_EMBEDDER=auto, as served).
-        self.svc = build_services(server_settings(Settings(BALLAST_HOME=home)))
+        self.svc = build_services(for_workload(Settings(BALLAST_HOME=home), long_running=True))
         self.rng = np.random.default_rng(seed)
         self.matrix = np.zeros((0, DIM), dtype=np.float32)
         self.extra: list[np.ndarray] = []  # vectors intake itself stored
@@ -248,11 +247,10 @@ def main() -> None:
     parser.add_argument("--no-optimize", action="store_true", help="skip the HNSW build and the second measurement")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
-    from bot.serve import server_settings
-    from bot.settings import Settings
+    from bot.settings import Settings, for_workload
 
     print(f"# ballast bench/latency.py  {describe()}  queries={args.queries}  search limit={search_limit()}  "
-          f"embedder={server_settings(Settings()).embedder}")
+          f"embedder={for_workload(Settings(), long_running=True).embedder}")
     gen = SignalGenerator(seed=41)
     gen.stream(50, 0.0)  # incidents the exact-repeat probes can repeat
     table: dict[str, list[tuple[str, tuple[float, float, float]]]] = {}

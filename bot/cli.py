@@ -43,15 +43,10 @@ def services(bulk: bool = False) -> Services:
     """The command's services; `bulk` (a big input) lets BALLAST_EMBEDDER=auto pick the backend with
     the fastest batches, whose slower start a big job pays back (retrieval/embedder.py)."""
     from bot.app import build_services
-    from bot.settings import load_settings
+    from bot.settings import for_workload, load_settings
 
     try:
-        settings = load_settings(State.data_dir)
-        if bulk and settings.embedder == "auto":
-            from retrieval.embedder import resolve_backend
-
-            settings = settings.model_copy(update={"embedder": resolve_backend("auto", bulk=True)})
-        return build_services(settings)
+        return build_services(for_workload(load_settings(State.data_dir), bulk=bulk))
     except Exception as exc:  # pydantic validation of the environment
         fail(f"bad configuration: {exc}")
 

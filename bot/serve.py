@@ -11,7 +11,7 @@ from typing import Any
 import signal
 import sys
 
-from bot.settings import Settings
+from bot.settings import Settings, for_workload
 
 log = logging.getLogger("ballast.serve")
 
@@ -23,16 +23,6 @@ class ServeError(RuntimeError):
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def server_settings(settings: Settings, native_bf16: bool | None = None) -> Settings:
-    """`settings` with BALLAST_EMBEDDER=auto made concrete for a long-running process: a server pays
-    the model's start once, so the backend with the fastest batches wins (retrieval/embedder.py)."""
-    if settings.embedder != "auto":
-        return settings
-    from retrieval.embedder import resolve_backend
-
-    return settings.model_copy(update={"embedder": resolve_backend("auto", native_bf16, long_running=True)})
 
 
 def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> int:
@@ -53,7 +43,7 @@ def run_server(settings: Settings, host: str, port: int, *, socket_mode: bool = 
     from bot.scheduler import build_scheduler
 
     _configure_logging()
-    settings = server_settings(settings)
+    settings = for_workload(settings, long_running=True)
     log.info("embedder: %s", settings.embedder)
     services = build_services(settings)  # lazy: nothing is opened yet
     try:

@@ -112,6 +112,19 @@ class Settings(BaseSettings):
         return default if default.exists() else None
 
 
+def for_workload(settings: Settings, *, long_running: bool = False, bulk: bool = False,
+                 native_bf16: bool | None = None) -> Settings:
+    """`settings` with BALLAST_EMBEDDER=auto made concrete for a server (`long_running`) or a big
+    input (`bulk`): both pay PyTorch's slower start back, so the backend with the fastest batches
+    wins (retrieval/embedder.py has the measurements). Other settings, and a named backend, stay."""
+    if settings.embedder != "auto" or not (long_running or bulk):
+        return settings
+    from retrieval.embedder import resolve_backend
+
+    backend = resolve_backend("auto", native_bf16, long_running=long_running, bulk=bulk)
+    return settings.model_copy(update={"embedder": backend})
+
+
 def load_settings(data_dir: Path | None = None) -> Settings:
     """Build settings from the environment and `.env`; an explicit data dir wins over BALLAST_HOME."""
     if data_dir is not None:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.serve import server_settings
-from bot.settings import Settings
+from bot.settings import Settings, for_workload
 from retrieval.embedder import CachedEmbedder
 from tests.fakes.embedder import HashEmbedder
 
@@ -18,7 +17,7 @@ from tests.fakes.embedder import HashEmbedder
 def test_auto_becomes_the_fastest_batches_for_a_server(home: Path, native: bool, expected: str) -> None:
     settings = Settings(BALLAST_HOME=home)
     assert settings.embedder == "auto"
-    served = server_settings(settings, native_bf16=native)
+    served = for_workload(settings, long_running=True, native_bf16=native)
     assert served.embedder == expected
     assert served.home == settings.home  # nothing else changes
     assert CachedEmbedder(settings.embedder).backend == "onnx"  # the same settings in a CLI command
@@ -26,7 +25,9 @@ def test_auto_becomes_the_fastest_batches_for_a_server(home: Path, native: bool,
 
 @pytest.mark.parametrize("named", ["onnx", "sentence-transformers", "sentence-transformers-bf16", "onnx+bf16"])
 def test_a_named_backend_is_kept(home: Path, named: str) -> None:
-    assert server_settings(Settings(BALLAST_HOME=home, BALLAST_EMBEDDER=named), native_bf16=True).embedder == named
+    settings = Settings(BALLAST_HOME=home, BALLAST_EMBEDDER=named)
+    assert for_workload(settings, long_running=True, native_bf16=True).embedder == named
+    assert for_workload(settings, bulk=True, native_bf16=True).embedder == named
 
 
 @pytest.mark.parametrize(("size_limit", "expected"), [(1 << 30, "auto"), (100, "sentence-transformers-bf16")])
