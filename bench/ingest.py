@@ -322,7 +322,7 @@ def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool 
     intake = svc.intake
     t0 = time.perf_counter()
     intake.embedder.embed(["warm-up text for the embedder"])  # loads the model (not timed below)
-    _wait_loaded(intake.embedder.model)
+    wait_loaded(intake.embedder.model)
     load_s = time.perf_counter() - t0
     clock = _Clock(intake.embedder.model, "embed")
     # The background thread's one-thread session (loaded here, before the timing) is counted too.
@@ -349,7 +349,7 @@ def run_intake(lines: list[dict[str, Any]], batch: int, home: Path, ahead: bool 
             "searches": searches.calls, "search_s": searches.seconds}
 
 
-def _wait_loaded(model: Any) -> None:
+def wait_loaded(model: Any) -> None:
     """`onnx+bf16` loads its PyTorch side in the background: measure once both are up."""
     wait = getattr(model, "wait_loaded", None)
     if wait is not None:
@@ -361,7 +361,7 @@ def raw_embedder_rate(texts: list[str], backend: str) -> float:
     from retrieval.embedder import load_embedder
 
     model = load_embedder(backend)
-    _wait_loaded(model)
+    wait_loaded(model)
     model.embed(texts[:64])
     t0 = time.perf_counter()
     for start in range(0, len(texts), 64):

@@ -53,7 +53,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from ingest import ROOT, SignalGenerator, describe  # noqa: E402  (bench/ingest.py: the shared generator)
+from ingest import ROOT, SignalGenerator, describe, wait_loaded  # noqa: E402  (bench/ingest.py: the shared generator)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TENANT = "default"
@@ -257,9 +257,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ballast-latency-") as tmp:
         store = Store(Path(tmp) / "home")
         store.svc.intake.embedder.embed(["warm-up"])
-        wait = getattr(store.svc.intake.embedder.model, "wait_loaded", None)
-        if wait is not None:  # `onnx+bf16`: time nothing while PyTorch loads in the background
-            wait()
+        wait_loaded(store.svc.intake.embedder.model)  # time nothing while PyTorch loads in the background
         # Give the exact-repeat probes their incidents (decided like any signal, then stored).
         from bot.intake import prepare
         from retrieval.signal import signal_from_mapping
