@@ -10,7 +10,8 @@ dedup thresholds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -65,7 +66,7 @@ def make_card_handler(deps: SlackDeps) -> Handler:
             incident_id = int(value)
         except ValueError:
             return
-        try:
+        with _answer_failures(client, respond, channel, user, "that button"):
             tenant = _workspace_tenant(deps, body)
             if action_id == Ids.SHOW_RUNBOOK.value:
                 show_runbook(deps, incident_id, respond, client, channel, user, tenant)
@@ -84,12 +85,21 @@ def make_card_handler(deps: SlackDeps) -> Handler:
                 hours = SNOOZE_HOURS[Ids(action_id)]
                 deps.poster.set_snooze(incident_id, repo.utcnow() + timedelta(hours=hours))
             refresh_card(deps, incident_id)
-        except LifecycleError as exc:
-            tell(client, respond, channel, user, str(exc))
-        except Exception:
-            report_failure(client, respond, channel, user, "that button")
 
     return on_card_button
+
+
+@contextmanager
+def _answer_failures(client: WebClient, respond: Respond, channel: str | None, user: str | None,
+                     what: str) -> Iterator[None]:
+    """A change the lifecycle refuses is told to the clicker as it is; any other failure is logged
+    and told by reference (`report_failure`), never as a trace."""
+    try:
+        yield
+    except LifecycleError as exc:
+        tell(client, respond, channel, user, str(exc))
+    except Exception:
+        report_failure(client, respond, channel, user, what)
 
 
 def _belongs(deps: SlackDeps, incident_id: int, tenant: str) -> bool:
@@ -120,7 +130,7 @@ def make_question_handler(deps: SlackDeps) -> Handler:
         except ValueError:
             return
         same = action_id == Ids.SAME_INCIDENT.value
-        try:
+        with _answer_failures(client, respond, channel, user, "that answer"):
             tenant = _workspace_tenant(deps, body)
             incident = load_incident(deps, new_id)
             if incident is None or not (incident.tenant == tenant and _belongs(deps, candidate_id, tenant)):
@@ -143,10 +153,6 @@ def make_question_handler(deps: SlackDeps) -> Handler:
                 view = incident_view(deps, incident)
                 blocks = match_answer(view, candidate_id, same, user)
                 deps.poster.update(channel, message["ts"], "Answered", blocks)
-        except LifecycleError as exc:
-            tell(client, respond, channel, user, str(exc))
-        except Exception:
-            report_failure(client, respond, channel, user, "that answer")
 
     return on_question
 
@@ -166,7 +172,7 @@ def make_menu_handler(deps: SlackDeps) -> Handler:
             incident_id = int(raw)
         except ValueError:
             return
-        try:
+        with _answer_failures(client, respond, channel, user, "that menu action"):
             incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
             if incident is None:
                 tell(client, respond, channel, user, why or "That incident can no longer change.")
@@ -180,10 +186,6 @@ def make_menu_handler(deps: SlackDeps) -> Handler:
             elif verb == MENU_SPLIT:
                 split_out(deps, incident, user, channel)
                 refresh_card(deps, incident_id)
-        except LifecycleError as exc:
-            tell(client, respond, channel, user, str(exc))
-        except Exception:
-            report_failure(client, respond, channel, user, "that menu action")
 
     return on_menu
 
@@ -217,7 +219,7 @@ def make_merge_pick_handler(deps: SlackDeps) -> Handler:
             source_id, target_id = (int(part) for part in _selected(body).split(":", 1))
         except ValueError:
             return
-        try:
+        with _answer_failures(client, respond, channel, user, "that merge"):
             for incident_id in (source_id, target_id):
                 incident, why = _live(deps, incident_id, _workspace_tenant(deps, body))
                 if incident is None:
@@ -234,10 +236,6 @@ def make_merge_pick_handler(deps: SlackDeps) -> Handler:
                 deps.poster.post_once(f"merged:{source_id}", card.channel, f"INC-{source_id} merged in", note,
                                       kind="reply", incident_id=target_id, thread_ts=card.ts)
             tell(client, respond, channel, user, f"Merged INC-{source_id} into INC-{target_id}.", note)
-        except LifecycleError as exc:
-            tell(client, respond, channel, user, str(exc))
-        except Exception:
-            report_failure(client, respond, channel, user, "that merge")
 
     return on_pick
 
