@@ -53,6 +53,16 @@ def resolve_incident(engine: Engine, incident_id: int, tenant: str | None = None
         return incident
 
 
+def _same_tenant(session: Session, first_id: int, second_id: int, tenant: str | None,
+                 verb: str) -> tuple[Incident, Incident]:
+    """Both incidents (of `tenant` when given), refused when they belong to different tenants."""
+    first = repo.get_incident(session, first_id, tenant)
+    second = repo.get_incident(session, second_id, tenant)
+    if first.tenant != second.tenant:
+        raise LifecycleError(f"incidents of different tenants cannot be {verb}")
+    return first, second
+
+
 def merge_incidents(engine: Engine, source_id: int, target_id: int, tenant: str | None = None,
                     answer: Answer = CLI_MERGE) -> Incident:
     """Fold `source_id` into `target_id`: its signals and occurrences move, and it stops matching.
@@ -62,10 +72,7 @@ def merge_incidents(engine: Engine, source_id: int, target_id: int, tenant: str 
     if source_id == target_id:
         raise LifecycleError("an incident cannot be merged into itself")
     with Session(engine, expire_on_commit=False) as session:
-        source = repo.get_incident(session, source_id, tenant)
-        target = repo.get_incident(session, target_id, tenant)
-        if source.tenant != target.tenant:
-            raise LifecycleError("incidents of different tenants cannot be merged")
+        source, target = _same_tenant(session, source_id, target_id, tenant, "merged")
         if source.merged_into is not None:
             raise LifecycleError(f"incident {source_id} was already merged into {source.merged_into}")
         if target.merged_into is not None:
@@ -91,10 +98,7 @@ def confirm_distinct(engine: Engine, incident_id: int, other_id: int, answer: An
     if incident_id == other_id:
         raise LifecycleError("an incident is always the same as itself")
     with Session(engine, expire_on_commit=False) as session:
-        incident = repo.get_incident(session, incident_id, tenant)
-        other = repo.get_incident(session, other_id, tenant)
-        if incident.tenant != other.tenant:
-            raise LifecycleError("incidents of different tenants cannot be compared")
+        incident, other = _same_tenant(session, incident_id, other_id, tenant, "compared")
         labels.record(session, incident, other, False, labels.recorded_score(session, incident_id, other_id), answer)
         session.commit()
         return incident
